@@ -1,0 +1,73 @@
+# The one interface for people and CI. `make test` and `make demo` install everything they need.
+SHELL := bash
+.SHELLFLAGS := -eu -o pipefail -c
+.DEFAULT_GOAL := help
+
+PYTHON ?= python3
+VENV := .venv
+SAM_VENV := .venv-sam
+PY := $(VENV)/bin/python
+SAM := $(SAM_VENV)/bin/sam
+REGION ?= us-east-1
+export SAM_CLI_TELEMETRY := 0
+export PIP_DISABLE_PIP_VERSION_CHECK := 1
+
+FN ?= DeployFunction
+EVENT ?= events/ecr-push.json
+ENDPOINT ?=
+
+.PHONY: help test lint format typecheck validate build pytest unit integration e2e demo invoke clean
+
+help: ## List the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
+
+$(VENV)/.installed: requirements/dev.txt requirements/constraints.txt layers/shared/requirements.txt pyproject.toml
+	@echo "==> installing the dev virtualenv ($(VENV))"
+	$(PYTHON) -m venv $(VENV)
+	$(VENV)/bin/pip install --quiet -r requirements/dev.txt -c requirements/constraints.txt
+	$(VENV)/bin/pip install --quiet --no-deps --no-build-isolation -e . 2>/dev/null || $(VENV)/bin/pip install --quiet --no-deps -e .
+	touch $@
+
+$(SAM_VENV)/.installed: requirements/sam.txt requirements/sam-constraints.txt
+	@echo "==> installing aws-sam-cli in its own virtualenv ($(SAM_VENV))"
+	$(PYTHON) -m venv $(SAM_VENV)
+	$(SAM_VENV)/bin/pip install --quiet -r requirements/sam.txt -c requirements/sam-constraints.txt
+	touch $@
+
+test: lint typecheck validate build pytest ## Everything CI runs: ruff, mypy, sam validate --lint, cfn-lint, sam build, pytest
+
+lint: $(VENV)/.installed ## ruff lint and format check
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+
+format: $(VENV)/.installed ## Format the code
+	$(VENV)/bin/ruff check --fix .
+	$(VENV)/bin/ruff format .
+
+typecheck: $(VENV)/.installed ## mypy --strict
+	$(VENV)/bin/mypy
+
+validate: $(VENV)/.installed $(SAM_VENV)/.installed ## sam validate --lint and cfn-lint
+	$(SAM) validate --lint --region $(REGION)
+	$(VENV)/bin/cfn-lint template.yaml
+
+build: $(VENV)/.installed $(SAM_VENV)/.installed ## sam build (no Docker: makefile builds with arm64 wheels)
+	PATH="$(CURDIR)/$(VENV)/bin:$$PATH" $(SAM) build
+
+pytest: $(VENV)/.installed ## All test levels
+	$(PY) -m pytest
+
+unit: $(VENV)/.installed ## Pure unit tests only
+	$(PY) -m pytest tests/unit
+
+integration: $(VENV)/.installed ## Handlers and adapters on in-process moto
+	$(PY) -m pytest tests/integration
+
+invoke: $(VENV)/.installed ## Invoke a function as sam local invoke would: make invoke FN=DeployFunction EVENT=events/ecr-push.json [ENDPOINT=url]
+	$(PY) -m tools.local_invoke $(FN) $(EVENT) $(if $(ENDPOINT),--endpoint $(ENDPOINT),--seed)
+
+demo: $(VENV)/.installed ## Play the deploy story on an embedded moto server
+	$(PY) -m tools.demo
+
+clean: ## Remove build output and virtualenvs
+	rm -rf .aws-sam $(VENV) $(SAM_VENV) .mypy_cache .pytest_cache .ruff_cache

@@ -1,0 +1,125 @@
+"""Client creation and botocore error translation, shared by every adapter."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from functools import cache, cached_property
+from typing import TYPE_CHECKING, Any, NoReturn
+
+import boto3
+import botocore.session
+from botocore.config import Config
+from botocore.exceptions import BotoCoreError, ClientError, ConnectionError, HTTPClientError
+from botocore.retries.standard import (
+    OrRetryChecker,
+    RetryContext,
+    ThrottledRetryableChecker,
+    TransientRetryableChecker,
+)
+
+from autodeploy import __version__
+from autodeploy.errors import PermanentError, RetryableError
+
+if TYPE_CHECKING:
+    from mypy_boto3_cloudformation import CloudFormationClient
+    from mypy_boto3_dynamodb import DynamoDBClient
+    from mypy_boto3_ecr import ECRClient
+    from mypy_boto3_ecs import ECSClient
+    from mypy_boto3_resourcegroupstaggingapi import ResourceGroupsTaggingAPIClient
+
+# Standard mode retries throttling and 5xx with jittered backoff inside one invocation; what is
+# still failing after that propagates as RetryableError, and Lambda's own retries take over.
+CLIENT_CONFIG = Config(
+    retries={"mode": "standard", "max_attempts": 5},
+    user_agent_extra=f"ecs-autodeploy/{__version__}",
+    connect_timeout=5,
+    read_timeout=20,
+)
+
+_RETRYABLE = OrRetryChecker([TransientRetryableChecker(), ThrottledRetryableChecker()])
+
+
+def error_code(exc: ClientError) -> str:
+    return str(exc.response.get("Error", {}).get("Code", ""))
+
+
+def is_retryable(exc: ClientError) -> bool:
+    """botocore's own judgement (throttling and transient codes), plus any 5xx or 429 status."""
+    status = int(exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 0))
+    context = RetryContext(attempt_number=1, parsed_response=dict(exc.response))
+    return status >= 500 or status == 429 or bool(_RETRYABLE.is_retryable(context))
+
+
+def translate(exc: ClientError | BotoCoreError, action: str) -> NoReturn:
+    """Raise our error for a botocore one; ``action`` says what we were doing, for people."""
+    if isinstance(exc, (ConnectionError, HTTPClientError)):
+        raise RetryableError(f"{action}: {exc}") from exc
+    if isinstance(exc, ClientError):
+        kind = RetryableError if is_retryable(exc) else PermanentError
+        raise kind(f"{action}: {error_code(exc)}: {exc.response.get('Error', {}).get('Message', '')}") from exc
+    raise PermanentError(f"{action}: {exc}") from exc
+
+
+@contextmanager
+def aws_call(action: str) -> Iterator[None]:
+    """Translate botocore errors raised inside the block into ours."""
+    try:
+        yield
+    except (ClientError, BotoCoreError) as exc:
+        translate(exc, action)
+
+
+@cache
+def _dns_suffixes() -> dict[str, str]:
+    """Each partition's DNS suffix (amazonaws.com, amazonaws.com.cn, ...), from botocore's endpoint data."""
+    endpoints = botocore.session.get_session().get_data("endpoints")
+    return {p["partition"]: p["dnsSuffix"] for p in endpoints["partitions"]}
+
+
+class AwsClients:
+    """Creates each boto3 client on first use and keeps it for warm invocations.
+
+    Honors ``AWS_ENDPOINT_URL`` (and the per-service variants) through boto3 itself, so the
+    emulator needs no special code path.
+    """
+
+    def __init__(self, session: boto3.session.Session | None = None) -> None:
+        self._session = session
+
+    @cached_property
+    def session(self) -> boto3.session.Session:
+        return self._session or boto3.session.Session()
+
+    def _client(self, name: str) -> Any:
+        return self.session.client(name, config=CLIENT_CONFIG)  # type: ignore[call-overload]
+
+    @cached_property
+    def ecs(self) -> ECSClient:
+        client: ECSClient = self._client("ecs")
+        return client
+
+    @cached_property
+    def ecr(self) -> ECRClient:
+        client: ECRClient = self._client("ecr")
+        return client
+
+    @cached_property
+    def cloudformation(self) -> CloudFormationClient:
+        client: CloudFormationClient = self._client("cloudformation")
+        return client
+
+    @cached_property
+    def dynamodb(self) -> DynamoDBClient:
+        client: DynamoDBClient = self._client("dynamodb")
+        return client
+
+    @cached_property
+    def tagging(self) -> ResourceGroupsTaggingAPIClient:
+        client: ResourceGroupsTaggingAPIClient = self._client("resourcegroupstaggingapi")
+        return client
+
+    def ecr_registry(self, account: str, region: str) -> str:
+        """The private ECR registry host of an account and region, in the region's partition."""
+        partition = self.session.get_partition_for_region(region)
+        return f"{account}.dkr.ecr.{region}.{_dns_suffixes()[partition]}"

@@ -1,0 +1,97 @@
+"""CloudFormation service stacks: read their parameters, update one of them."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+from botocore.exceptions import BotoCoreError, ClientError
+
+from autodeploy.adapters.aws import aws_call, error_code, translate
+from autodeploy.errors import RetryableError
+
+if TYPE_CHECKING:
+    from mypy_boto3_cloudformation import CloudFormationClient
+    from mypy_boto3_cloudformation.type_defs import ParameterTypeDef
+
+
+@dataclass(frozen=True, slots=True)
+class StackState:
+    stack_id: str
+    name: str
+    status: str
+    parameters: dict[str, str]
+    capabilities: list[str] = field(default_factory=list)
+    role_arn: str | None = None
+    notification_arns: list[str] = field(default_factory=list)
+    tags: list[dict[str, str]] = field(default_factory=list)
+
+
+class NoUpdateNeeded(Exception):
+    """CloudFormation found nothing to change: the stack already has the value."""
+
+
+class CloudFormationStacks:
+    def __init__(self, cloudformation: CloudFormationClient) -> None:
+        self._cfn = cloudformation
+
+    def describe(self, stack: str) -> StackState | None:
+        """The stack's state, or None when it no longer exists."""
+        try:
+            response = self._cfn.describe_stacks(StackName=stack)
+        except ClientError as exc:
+            if error_code(exc) == "ValidationError" and "does not exist" in str(exc):
+                return None
+            translate(exc, f"describing stack {stack}")
+        except BotoCoreError as exc:
+            translate(exc, f"describing stack {stack}")
+        found = response.get("Stacks", [])
+        if not found or found[0]["StackStatus"] == "DELETE_COMPLETE":
+            return None
+        s = found[0]
+        return StackState(
+            stack_id=s["StackId"],
+            name=s["StackName"],
+            status=s["StackStatus"],
+            parameters={p["ParameterKey"]: p.get("ParameterValue", "") for p in s.get("Parameters", [])},
+            capabilities=list(s.get("Capabilities", [])),
+            role_arn=s.get("RoleARN"),
+            notification_arns=list(s.get("NotificationARNs", [])),
+            tags=[{"Key": t["Key"], "Value": t["Value"]} for t in s.get("Tags", [])],
+        )
+
+    def update_parameter(self, stack: StackState, parameter: str, value: str, token: str) -> str:
+        """UpdateStack with the previous template; only ``parameter`` changes.
+
+        ``token`` (ClientRequestToken) makes a retried request for the same push a no-op for
+        CloudFormation instead of a second update.
+        """
+        parameters: list[ParameterTypeDef] = [
+            {"ParameterKey": key, "ParameterValue": value}
+            if key == parameter
+            else {"ParameterKey": key, "UsePreviousValue": True}
+            for key in stack.parameters
+        ]
+        extra: dict[str, object] = {}
+        if stack.role_arn:
+            extra["RoleARN"] = stack.role_arn
+        with aws_call(f"updating stack {stack.name}"):
+            try:
+                response = self._cfn.update_stack(
+                    StackName=stack.stack_id,
+                    UsePreviousTemplate=True,
+                    Parameters=parameters,
+                    Capabilities=stack.capabilities,  # type: ignore[arg-type]
+                    NotificationARNs=stack.notification_arns,
+                    Tags=stack.tags,  # type: ignore[arg-type]
+                    ClientRequestToken=token,
+                    **extra,  # type: ignore[arg-type]
+                )
+            except ClientError as exc:  # these two are ValidationErrors told apart by their message
+                message = str(exc)
+                if "No updates are to be performed" in message:
+                    raise NoUpdateNeeded(message) from exc
+                if "_IN_PROGRESS state and can not be updated" in message:
+                    raise RetryableError(f"stack {stack.name} is busy: {message}") from exc
+                raise
+        return response["StackId"]

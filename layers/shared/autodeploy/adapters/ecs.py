@@ -1,0 +1,103 @@
+"""ECS services and task definitions."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from botocore.exceptions import BotoCoreError, ClientError
+
+from autodeploy.adapters.aws import aws_call, error_code, translate
+from autodeploy.errors import TargetNotFound
+
+if TYPE_CHECKING:
+    from mypy_boto3_ecs import ECSClient
+
+_DESCRIBE_SERVICES_BATCH = 10  # DescribeServices takes at most 10 services
+
+
+@dataclass(frozen=True, slots=True)
+class ServiceState:
+    arn: str
+    cluster_arn: str
+    name: str
+    status: str
+    task_definition_arn: str
+    deployment_controller: str
+    deployments: list[dict[str, Any]] = field(default_factory=list)
+
+    @property
+    def family(self) -> str:
+        return self.task_definition_arn.rsplit("/", 1)[-1].rsplit(":", 1)[0]
+
+
+@dataclass(frozen=True, slots=True)
+class TaskDefinition:
+    definition: dict[str, Any]
+    tags: list[dict[str, str]]
+
+    @property
+    def arn(self) -> str:
+        return str(self.definition["taskDefinitionArn"])
+
+
+class EcsServices:
+    def __init__(self, ecs: ECSClient) -> None:
+        self._ecs = ecs
+
+    def describe(self, service_arns: Iterable[str]) -> dict[str, ServiceState]:
+        """Services by ARN, batched by cluster, 10 a call; an unknown or deleted service is absent."""
+        by_cluster: dict[str, list[str]] = defaultdict(list)
+        for arn in service_arns:
+            by_cluster[arn.split(":", 5)[5].split("/")[1]].append(arn)
+        states: dict[str, ServiceState] = {}
+        for cluster, arns in by_cluster.items():
+            for start in range(0, len(arns), _DESCRIBE_SERVICES_BATCH):
+                batch = arns[start : start + _DESCRIBE_SERVICES_BATCH]
+                with aws_call(f"describing services in cluster {cluster}"):
+                    response = self._ecs.describe_services(cluster=cluster, services=batch)
+                for service in response.get("services", []):
+                    if service.get("status") == "INACTIVE":
+                        continue  # deleted; ECS keeps describing it for a while
+                    states[service["serviceArn"]] = ServiceState(
+                        arn=service["serviceArn"],
+                        cluster_arn=service["clusterArn"],
+                        name=service["serviceName"],
+                        status=service.get("status", ""),
+                        task_definition_arn=service.get("taskDefinition", ""),
+                        deployment_controller=service.get("deploymentController", {}).get("type", "ECS"),
+                        deployments=[dict(d) for d in service.get("deployments", [])],
+                    )
+        return states
+
+    def task_definition(self, name: str) -> TaskDefinition:
+        """A revision by ARN, or the latest ACTIVE revision of a family by family name."""
+        with aws_call(f"describing task definition {name}"):
+            response = self._ecs.describe_task_definition(taskDefinition=name, include=["TAGS"])
+        return TaskDefinition(
+            dict(response["taskDefinition"]), [{"key": t["key"], "value": t["value"]} for t in response.get("tags", [])]
+        )
+
+    def register(self, request: dict[str, Any]) -> str:
+        with aws_call(f"registering a new revision of {request.get('family')}"):
+            response = self._ecs.register_task_definition(**request)
+        return response["taskDefinition"]["taskDefinitionArn"]
+
+    def point_service_at(self, service: ServiceState, task_definition_arn: str) -> str | None:
+        """Start the rollout; only the task definition changes. Returns the new deployment's id."""
+        try:
+            response = self._ecs.update_service(
+                cluster=service.cluster_arn, service=service.arn, taskDefinition=task_definition_arn
+            )
+        except ClientError as exc:
+            if error_code(exc) in ("ServiceNotFoundException", "ServiceNotActiveException"):
+                raise TargetNotFound(f"service {service.name} was deleted before its update") from exc
+            translate(exc, f"updating service {service.name}")
+        except BotoCoreError as exc:
+            translate(exc, f"updating service {service.name}")
+        for deployment in response["service"].get("deployments", []):
+            if deployment.get("status") == "PRIMARY":
+                return deployment.get("id")
+        return None

@@ -1,0 +1,35 @@
+"""Loads the events/*.json samples that also feed `sam local invoke -e` and `make invoke`."""
+
+from __future__ import annotations
+
+import copy
+import json
+import uuid
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+EVENTS = Path(__file__).resolve().parents[2] / "events"
+
+
+@cache
+def _read(name: str) -> dict[str, Any]:
+    data: dict[str, Any] = json.loads((EVENTS / name).read_text())
+    return data
+
+
+def load_event(name: str) -> dict[str, Any]:
+    return copy.deepcopy(_read(name))
+
+
+def ecr_push(tag: str | None, digest: str, repository: str = "web", **envelope: Any) -> dict[str, Any]:
+    """The ecr-push.json sample for another image; a fresh event id unless one is given."""
+    event = load_event("ecr-push.json")
+    event["id"] = envelope.pop("id", str(uuid.uuid4()))
+    event.update(envelope)
+    event["detail"].update({"repository-name": repository, "image-digest": digest})
+    if tag is None:
+        event["detail"].pop("image-tag")
+    else:
+        event["detail"]["image-tag"] = tag
+    return event

@@ -1,0 +1,1 @@
+"""Developer tooling (local invoke, emulator set-up); never shipped to Lambda."""

@@ -1,0 +1,152 @@
+"""Builds a small AWS world (ECR images, ECS services, service stacks) on an emulator.
+
+Shared by the integration tests, the end-to-end tests and the demo, so that all of them set up
+targets exactly as a user registers them: with autodeploy:* tags.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import json
+from typing import Any
+
+ACCOUNT = "123456789012"
+REGION = "us-east-1"
+REGISTRY = f"{ACCOUNT}.dkr.ecr.{REGION}.amazonaws.com"
+SIDECAR_IMAGE = "public.ecr.aws/aws-observability/aws-for-fluent-bit:2.32.4"
+
+
+def digest_for(repository: str, tag: str, salt: str = "") -> str:
+    """A stable, valid digest for a test image (ECR computes it from the manifest; moto takes ours)."""
+    return "sha256:" + hashlib.sha256(f"{repository}:{tag}:{salt}".encode()).hexdigest()
+
+
+def push_image(ecr: Any, repository: str, tag: str, digest: str | None = None) -> str:
+    digest = digest or digest_for(repository, tag)
+    manifest = {
+        "schemaVersion": 2,
+        "mediaType": "application/vnd.docker.distribution.manifest.v2+json",
+        "config": {"mediaType": "application/vnd.docker.container.image.v1+json", "size": 1, "digest": digest},
+        "layers": [],
+    }
+    # The same image and tag again changes nothing, as with docker push.
+    with contextlib.suppress(ecr.exceptions.ImageAlreadyExistsException):
+        ecr.put_image(repositoryName=repository, imageManifest=json.dumps(manifest), imageTag=tag, imageDigest=digest)
+    return digest
+
+
+def ensure_repository(ecr: Any, repository: str) -> None:
+    with contextlib.suppress(ecr.exceptions.RepositoryAlreadyExistsException):
+        ecr.create_repository(repositoryName=repository)
+
+
+def rich_task_definition(family: str, image: str) -> dict[str, Any]:
+    """A realistic definition: secrets, logs, health check, volumes, ulimits, a sidecar."""
+    return {
+        "family": family,
+        "taskRoleArn": f"arn:aws:iam::{ACCOUNT}:role/{family}-task",
+        "executionRoleArn": f"arn:aws:iam::{ACCOUNT}:role/{family}-execution",
+        "networkMode": "bridge",
+        "requiresCompatibilities": ["EC2"],
+        "containerDefinitions": [
+            {
+                "name": family,
+                "image": image,
+                "cpu": 512,
+                "memory": 512,
+                "essential": True,
+                "portMappings": [{"containerPort": 3000, "hostPort": 0, "protocol": "tcp"}],
+                "environment": [{"name": "NODE_ENV", "value": "production"}],
+                "secrets": [
+                    {"name": "DB_PASSWORD", "valueFrom": f"arn:aws:secretsmanager:{REGION}:{ACCOUNT}:secret:db-AbCdEf"}
+                ],
+                "logConfiguration": {
+                    "logDriver": "awsfirelens",
+                    "options": {"Name": "cloudwatch", "region": REGION, "log_group_name": f"/ecs/{family}"},
+                },
+                "healthCheck": {
+                    "command": ["CMD-SHELL", "curl -f http://localhost:3000/health || exit 1"],
+                    "interval": 30,
+                    "timeout": 5,
+                    "retries": 3,
+                    "startPeriod": 10,
+                },
+                "mountPoints": [{"sourceVolume": "cache", "containerPath": "/app/cache", "readOnly": False}],
+                "ulimits": [{"name": "nofile", "softLimit": 65536, "hardLimit": 65536}],
+                "dockerLabels": {"team": "web"},
+                "dependsOn": [{"containerName": "log-router", "condition": "START"}],
+            },
+            {
+                "name": "log-router",
+                "image": SIDECAR_IMAGE,
+                "cpu": 64,
+                "memory": 128,
+                "essential": True,
+                "firelensConfiguration": {"type": "fluentbit"},
+            },
+        ],
+        "volumes": [{"name": "cache", "host": {"sourcePath": "/var/cache/web"}}],
+        "placementConstraints": [{"type": "memberOf", "expression": "attribute:ecs.instance-type =~ t3.*"}],
+        "tags": [{"key": "team", "value": "web"}],
+    }
+
+
+def create_service(
+    ecs: Any,
+    cluster: str,
+    name: str,
+    image: str,
+    tags: dict[str, str],
+    desired_count: int = 2,
+) -> str:
+    """A cluster (if needed), a task definition and a tagged service; returns the service ARN."""
+    ecs.create_cluster(clusterName=cluster)
+    task_definition = ecs.register_task_definition(**rich_task_definition(name, image))["taskDefinition"]
+    service = ecs.create_service(
+        cluster=cluster,
+        serviceName=name,
+        taskDefinition=task_definition["taskDefinitionArn"],
+        desiredCount=desired_count,
+        deploymentConfiguration={
+            "maximumPercent": 200,
+            "minimumHealthyPercent": 50,
+            "deploymentCircuitBreaker": {"enable": True, "rollback": True},
+        },
+        tags=[{"key": k, "value": v} for k, v in tags.items()],
+    )["service"]
+    return str(service["serviceArn"])
+
+
+SERVICE_STACK_TEMPLATE = {
+    "AWSTemplateFormatVersion": "2010-09-09",
+    "Description": "Stands in for a service stack: moto cannot update ECS resources through CloudFormation.",
+    "Parameters": {
+        "ServiceName": {"Type": "String"},
+        "BuildNumber": {"Type": "String"},
+    },
+    "Resources": {
+        "ImageParameter": {
+            "Type": "AWS::SSM::Parameter",
+            "Properties": {
+                "Name": {"Fn::Sub": "/${ServiceName}/image"},
+                "Type": "String",
+                "Value": {"Ref": "BuildNumber"},
+            },
+        }
+    },
+}
+
+
+def create_stack(cloudformation: Any, name: str, build_number: str, tags: dict[str, str]) -> str:
+    """A service stack with a BuildNumber parameter, every parameter passed explicitly (a moto need)."""
+    response = cloudformation.create_stack(
+        StackName=name,
+        TemplateBody=json.dumps(SERVICE_STACK_TEMPLATE),
+        Parameters=[
+            {"ParameterKey": "ServiceName", "ParameterValue": name},
+            {"ParameterKey": "BuildNumber", "ParameterValue": build_number},
+        ],
+        Tags=[{"Key": k, "Value": v} for k, v in tags.items()],
+    )
+    return str(response["StackId"])
