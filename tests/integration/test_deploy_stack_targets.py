@@ -45,7 +45,12 @@ def test_push_updates_only_the_registered_parameter_and_keeps_the_stack_tags(aws
     [record] = aws.ledger(stack)
     assert record["stack_id"] == stack
     assert record["previous_image"] == "1.4.0"
-    assert record["plan"] == {"parameter": "BuildNumber", "before": "1.4.0", "after": "1.5.0"}
+    assert {k: record["plan"][k] for k in ("parameter", "before", "after")} == {
+        "parameter": "BuildNumber",
+        "before": "1.4.0",
+        "after": "1.5.0",
+    }
+    assert record["plan"]["method"].startswith("UpdateStack with the previous template")
 
 
 def test_image_value_gives_the_parameter_the_full_uri_pinned_by_digest(aws, invoke_deploy):

@@ -260,7 +260,12 @@ class DeployOnPush:
             key, tags = (current if is_valid_digest(current) else None), ()
         else:
             key, tags = _ecr_key(current, registry, push.repository)
-        changes = {"parameter": parameter, "before": current, "after": new_value}
+        changes = {
+            "parameter": parameter,
+            "before": current,
+            "after": new_value,
+            "method": "UpdateStack with the previous template; every other parameter keeps its value",
+        }
         return _Plan(target, new_value, current, key, tags, changes, stack=stack)
 
     # -- executing: judge by policy, then act or plan ----------------------------------------------

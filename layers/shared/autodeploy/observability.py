@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from aws_lambda_powertools import Logger, Metrics, Tracer
 from aws_lambda_powertools.metrics import MetricUnit
 
-from autodeploy.deploy import DeployReport
 from autodeploy.records import Status
+
+if TYPE_CHECKING:  # only the deploy function reports deployments; others must not import it
+    from autodeploy.deploy import DeployReport
 
 logger = Logger()
 metrics = Metrics()
