@@ -31,13 +31,19 @@ class Aws:
 
         items = self.dynamodb.query(
             TableName=self.ledger_table,
-            KeyConditionExpression="#t = :t",
+            KeyConditionExpression="#t = :t AND begins_with(sk, :p)",
             ExpressionAttributeNames={"#t": "target"},
-            ExpressionAttributeValues={":t": {"S": target}},
+            ExpressionAttributeValues={":t": {"S": target}, ":p": {"S": "push#"}},
             ScanIndexForward=False,
         )["Items"]
         deserializer = TypeDeserializer()
         return [{k: deserializer.deserialize(v) for k, v in item.items()} for item in items]
+
+    def state(self, target: str) -> dict[str, Any]:
+        from boto3.dynamodb.types import TypeDeserializer
+
+        item = self.dynamodb.get_item(TableName=self.ledger_table, Key={"target": {"S": target}, "sk": {"S": "state"}}).get("Item", {})
+        return {k: TypeDeserializer().deserialize(v) for k, v in item.items()}
 
     def revisions(self, family: str) -> list[str]:
         return list(self.ecs.list_task_definitions(familyPrefix=family)["taskDefinitionArns"])

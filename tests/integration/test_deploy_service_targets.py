@@ -53,9 +53,10 @@ def test_push_registers_a_revision_pinned_by_digest_and_updates_the_service(aws,
     assert record["status"] == "IN_PROGRESS"
     assert record["previous_image"] == f"{REGISTRY}/web:1.4.0"
     assert record["image"] == pinned(digest)
-    assert record["task_definition_arn"] == after["taskDefinition"]
-    assert record["deployment_id"] == after["deployments"][0]["id"]
     assert record["event_id"] == result["event_id"]
+    # The rollout holds the service's lock until the tracker sees it end.
+    in_flight = aws.state(web_service)["in_flight"]
+    assert (in_flight["sk"], in_flight["image"]) == (record["sk"], pinned(digest))
 
 
 def test_duplicate_delivery_registers_nothing_more(aws, invoke_deploy, web_service):
@@ -244,7 +245,9 @@ def test_throttling_raises_for_a_retry_and_the_retry_reuses_the_registered_revis
     with failing(aws.ecs, "UpdateService", "ThrottlingException", "Rate exceeded"), pytest.raises(RetryableError):
         invoke_deploy(event)
     assert len(aws.revisions("web")) == 2
-    assert aws.ledger(web_service) == []
+    [record] = aws.ledger(web_service)
+    assert record["status"] == "IN_PROGRESS"  # it holds the lock, so no other push can start meanwhile
+    assert aws.state(web_service)["in_flight"]["sk"] == record["sk"]
 
     result = invoke_deploy(event)  # Lambda's retry of the same event
 

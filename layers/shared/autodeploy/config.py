@@ -16,10 +16,27 @@ def _required(environ: Mapping[str, str], name: str, purpose: str) -> str:
     return value
 
 
+def _minutes(environ: Mapping[str, str], name: str, default: int) -> int:
+    text = environ.get(name, "").strip()
+    if not text:
+        return default
+    if not text.isdigit() or int(text) < 1:
+        raise ConfigurationError(f"environment variable {name}={text!r} must be a whole number of minutes, at least 1")
+    return int(text)
+
+
 @dataclass(frozen=True, slots=True)
 class DeploySettings:
     ledger_table: str
+    notification_topic_arn: str | None = None
+    rollout_timeout_minutes: int = 60
+    resume_after_minutes: int = 5
 
     @classmethod
     def from_environ(cls, environ: Mapping[str, str] = os.environ) -> DeploySettings:
-        return cls(ledger_table=_required(environ, "LEDGER_TABLE", "the DynamoDB deployment ledger table"))
+        return cls(
+            ledger_table=_required(environ, "LEDGER_TABLE", "the DynamoDB deployment ledger table"),
+            notification_topic_arn=environ.get("NOTIFICATION_TOPIC_ARN", "").strip() or None,
+            rollout_timeout_minutes=_minutes(environ, "ROLLOUT_TIMEOUT_MINUTES", 60),
+            resume_after_minutes=_minutes(environ, "RESUME_AFTER_MINUTES", 5),
+        )

@@ -1,9 +1,11 @@
-"""Use case: deploy one ECR push to every target registered for its repository.
+"""Use case: deploy one image push to the targets registered for its repository.
 
 Per target, in order: is the tag deployable at all, is the target already running the digest,
 does the policy accept it (never backwards), then act (or only plan, in dry-run) and record.
-One target's failure never stops the others; transient failures are raised at the end so that
-Lambda retries the event, and the retry finds the finished targets already done.
+Acting takes the target's rollout lock first: when another rollout is in flight, the push waits
+as the target's pending image instead (a newer one replaces it). One target's failure never
+stops the others; transient failures are raised at the end so that Lambda retries the event, and
+the retry finds the finished targets already done.
 """
 
 from __future__ import annotations
@@ -13,12 +15,13 @@ from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from functools import partial
-from typing import Any, Protocol
+from typing import Any
 
 from autodeploy.adapters.cloudformation import CloudFormationStacks, NoUpdateNeeded, StackState
 from autodeploy.adapters.discovery import TargetDiscovery
 from autodeploy.adapters.ecr import EcrImages
 from autodeploy.adapters.ecs import EcsServices, ServiceState, TaskDefinition
+from autodeploy.adapters.ledger import Claim, Ledger, Queued
 from autodeploy.errors import (
     InvalidImageReference,
     MisconfiguredTarget,
@@ -28,18 +31,31 @@ from autodeploy.errors import (
 )
 from autodeploy.events import ImagePush
 from autodeploy.image_reference import ImageReference, is_valid_digest
+from autodeploy.notifications import NOTIFIED, Notifier, notification_for
 from autodeploy.policy import ImageFacts, judge_push, tag_matches
 from autodeploy.records import DeploymentRecord, Reason, Status
 from autodeploy.registration import Mode, ParameterValue, Target, TargetKind, kind_of, resource_path
+from autodeploy.rollout import InFlight, PushRef
 from autodeploy.task_definition import clone_with_images, container_images, is_clone_of, select_containers
 
 UPDATABLE_STACK_STATES = frozenset(
     {"CREATE_COMPLETE", "UPDATE_COMPLETE", "UPDATE_ROLLBACK_COMPLETE", "IMPORT_COMPLETE", "IMPORT_ROLLBACK_COMPLETE"}
 )
+_CLAIM_ATTEMPTS = 4
+# Decisions reconcile does not record: it asks every 15 minutes, and "nothing to do" is not news.
+_NOOPS = frozenset({Reason.ALREADY_RUNNING, Reason.UNKNOWN_DEPLOYED, Reason.NOT_NEWER, Reason.TAG_FILTER})
 
 
-class RecordSink(Protocol):
-    def record(self, record: DeploymentRecord) -> bool: ...
+@dataclass(frozen=True, slots=True)
+class DeployOptions:
+    """How a push is deployed. The defaults are those of a push arriving from ECR."""
+
+    enforce_policy: bool = True  # False for a rollback a person asked for
+    record_noops: bool = True  # False for reconcile: "already running" every 15 minutes is noise
+    promoted: bool = False  # the push was the target's pending one, recorded QUEUED already
+    resuming: bool = False  # the push holds the target's lock already (reconcile finishing a rollout)
+    reason_prefix: str = ""
+    require_known_deployed: bool = False  # reconcile: never act when the running image is not in ECR
 
 
 @dataclass(frozen=True, slots=True)
@@ -72,6 +88,10 @@ class DeployReport:
             "retrying": self.retryable,
         }
 
+    def merge(self, other: DeployReport) -> None:
+        self.recorded.extend(other.recorded)
+        self.retryable.extend(other.retryable)
+
 
 @dataclass(frozen=True, slots=True)
 class _Plan:
@@ -90,12 +110,24 @@ class _Plan:
     stack: StackState | None = None
 
 
-class _Outcome(Exception):
+@dataclass(frozen=True, slots=True)
+class _Decision:
+    """A target's outcome. ``recorded``: the ledger already has it (written with the lock)."""
+
+    status: Status
+    code: Reason
+    reason: str
+    fields: dict[str, Any] = field(default_factory=dict)
+    recorded: bool = False
+    first_time: bool = True
+
+
+class _Decided(Exception):
     """Internal: a target's decision reached before acting (skip, reject, fail)."""
 
     def __init__(self, status: Status, code: Reason, reason: str, **fields: Any) -> None:
         super().__init__(reason)
-        self.status, self.code, self.reason, self.fields = status, code, reason, fields
+        self.decision = _Decision(status, code, reason, fields)
 
 
 class DeployOnPush:
@@ -105,7 +137,8 @@ class DeployOnPush:
         services: EcsServices,
         stacks: CloudFormationStacks,
         images: EcrImages,
-        ledger: RecordSink,
+        ledger: Ledger,
+        notifier: Notifier,
         registry_for: Callable[[str, str], str],
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
     ) -> None:
@@ -114,56 +147,87 @@ class DeployOnPush:
         self._stacks = stacks
         self._images = images
         self._ledger = ledger
+        self._notifier = notifier
         self._registry_for = registry_for
         self._clock = clock
 
+    @property
+    def ledger(self) -> Ledger:
+        return self._ledger
+
+    @property
+    def discovery(self) -> TargetDiscovery:
+        return self._discovery
+
     def handle(self, push: ImagePush) -> DeployReport:
-        report = DeployReport(push)
+        """A push from ECR: every target registered for its repository."""
         found = self._discovery.find(push.repository)
+        report = DeployReport(push)
         for arn, problem in found.misconfigured:
             self._record(report, self._bare_record(push, arn, Status.FAILED, Reason.MISCONFIGURED, str(problem)))
+        report.merge(self.deploy(push, found.targets))
+        return report
 
+    def promote_pending(self, target: Target) -> DeployReport | None:
+        """Deploy the target's pending push, now that its rollout in flight has ended."""
+        state = self._ledger.state(target.arn)
+        if state.pending is None or state.in_flight is not None:
+            return None
+        return self.deploy(state.pending.to_push(), [target], DeployOptions(promoted=True))
+
+    def deploy(self, push: ImagePush, targets: list[Target], options: DeployOptions = DeployOptions()) -> DeployReport:
+        report = DeployReport(push)
         eligible = []
-        for target in found.targets:
+        for target in targets:
             if push.tag is None:
-                self._decide(
-                    report,
-                    push,
-                    target,
-                    _Outcome(Status.SKIPPED, Reason.NO_TAG, "a push without an image tag is not deployable"),
-                )
+                decision = _Decision(Status.SKIPPED, Reason.NO_TAG, "a push without an image tag is not deployable")
+                self._decide(report, push, target, decision, options)
                 continue
             matched = tag_matches(target.tag_filter, push.tag)
             if not matched.accepted:
-                self._decide(report, push, target, _Outcome(Status.SKIPPED, Reason.TAG_FILTER, matched.reason))
+                self._decide(
+                    report, push, target, _Decision(Status.SKIPPED, Reason.TAG_FILTER, matched.reason), options
+                )
                 continue
             eligible.append(target)
-        if not eligible:
-            return report
+        if eligible:
+            self._deploy_eligible(report, push, eligible, options)
+        self._notifier.publish(
+            [notification_for(r.record) for r in report.recorded if r.first_time and r.record.status in NOTIFIED]
+        )
+        return report
 
+    def _deploy_eligible(
+        self, report: DeployReport, push: ImagePush, eligible: list[Target], options: DeployOptions
+    ) -> None:
         registry = self._registry_for(push.envelope.account, push.envelope.region)
         service_arns = [t.arn for t in eligible if t.kind is TargetKind.SERVICE]
         services = self._for_all(
-            report, push, eligible, lambda: self._services.describe(service_arns) if service_arns else {}
+            report, push, eligible, options, lambda: self._services.describe(service_arns) if service_arns else {}
         )
         if services is None:
-            return report
+            return
         plans = [
             plan
             for target in eligible
-            if (plan := self._guard(report, push, target, partial(self._prepare, push, registry, target, services)))
+            if (
+                plan := self._guard(
+                    report, push, target, options, partial(self._prepare, push, registry, target, services)
+                )
+            )
         ]
         if not plans:
-            return report
+            return
         keys = [push.digest, *(p.deployed_key for p in plans if p.deployed_key)]
         facts = self._for_all(
-            report, push, [p.target for p in plans], lambda: self._images.lookup(push.repository, keys)
+            report, push, [p.target for p in plans], options, lambda: self._images.lookup(push.repository, keys)
         )
         if facts is None:
-            return report
+            return
         for plan in plans:
-            self._guard(report, push, plan.target, partial(self._execute, push, registry, plan, facts))
-        return report
+            self._guard(
+                report, push, plan.target, options, partial(self._execute, report, push, registry, plan, facts, options)
+            )
 
     # -- preparing: read the target, decide whether there is anything to do ---------------------
 
@@ -174,7 +238,7 @@ class DeployOnPush:
 
     def _prepare_service(self, push: ImagePush, registry: str, target: Target, service: ServiceState | None) -> _Plan:
         if service is None:
-            raise _Outcome(Status.SKIPPED, Reason.TARGET_GONE, "the service no longer exists")
+            raise _Decided(Status.SKIPPED, Reason.TARGET_GONE, "the service no longer exists")
         if service.deployment_controller != "ECS":
             raise MisconfiguredTarget(
                 f"service {service.name} uses the {service.deployment_controller} deployment controller; "
@@ -185,17 +249,14 @@ class DeployOnPush:
         latest = self._services.task_definition(service.family)
         source, reusable = latest, None
         if latest.arn != service.task_definition_arn:
-            reusable = (
-                latest
-                if is_clone_of(latest.definition, latest.tags, service.task_definition_arn, push.digest)
-                else None
-            )
+            if is_clone_of(latest.definition, latest.tags, service.task_definition_arn, push.digest):
+                reusable = latest
             source = self._services.task_definition(service.task_definition_arn)
         containers = select_containers(source.definition, registry, push.repository, target.containers)
         pinned = str(ImageReference(push.repository, registry, digest=push.digest))
         images = container_images(source.definition)
         if all(_runs_digest(images[c], registry, push.repository, push.digest) for c in containers):
-            raise _Outcome(
+            raise _Decided(
                 Status.SKIPPED,
                 Reason.ALREADY_RUNNING,
                 f"already running {push.digest}",
@@ -226,7 +287,7 @@ class DeployOnPush:
     def _prepare_stack(self, push: ImagePush, registry: str, target: Target) -> _Plan:
         stack = self._stacks.describe(target.arn)
         if stack is None:
-            raise _Outcome(Status.SKIPPED, Reason.TARGET_GONE, "the stack no longer exists")
+            raise _Decided(Status.SKIPPED, Reason.TARGET_GONE, "the stack no longer exists")
         if stack.status.endswith("_IN_PROGRESS"):
             raise RetryableError(f"stack {stack.name} is busy ({stack.status})")
         if stack.status not in UPDATABLE_STACK_STATES:
@@ -245,7 +306,7 @@ class DeployOnPush:
         }[target.value]
         current = stack.parameters[parameter]
         if current == new_value:
-            raise _Outcome(
+            raise _Decided(
                 Status.SKIPPED,
                 Reason.ALREADY_RUNNING,
                 f"parameter {parameter} already is {new_value}",
@@ -270,10 +331,18 @@ class DeployOnPush:
 
     # -- executing: judge by policy, then act or plan ----------------------------------------------
 
-    def _execute(self, push: ImagePush, registry: str, plan: _Plan, facts: dict[str, ImageFacts]) -> _Outcome:
+    def _execute(
+        self,
+        report: DeployReport,
+        push: ImagePush,
+        registry: str,
+        plan: _Plan,
+        facts: dict[str, ImageFacts],
+        options: DeployOptions,
+    ) -> _Decision:
         pushed = facts.get(push.digest)
         if pushed is None:
-            return _Outcome(Status.SKIPPED, Reason.IMAGE_GONE, f"the pushed image {push.digest} is no longer in ECR")
+            return _Decision(Status.SKIPPED, Reason.IMAGE_GONE, f"the pushed image {push.digest} is no longer in ECR")
         verdict = judge_push(
             plan.target.tag_filter,
             push.tag or "",
@@ -283,72 +352,179 @@ class DeployOnPush:
         )
         pinned = str(ImageReference(push.repository, registry, digest=push.digest))
         common: dict[str, Any] = {"previous_image": plan.previous, "image": pinned, "plan": plan.changes}
-        if not verdict.accepted:
-            return _Outcome(Status.REJECTED, Reason.NOT_NEWER, verdict.reason, **common)
+        if plan.stack is not None:
+            common["stack_id"] = plan.stack.stack_id
+        if options.require_known_deployed and (plan.deployed_key is None or plan.deployed_key not in facts):
+            why = "the running image is not in ECR, so a catch-up deploy could go backwards"
+            return _Decision(Status.SKIPPED, Reason.UNKNOWN_DEPLOYED, why, common)
+        if options.enforce_policy and not verdict.accepted:
+            status = Status.SUPERSEDED if options.promoted else Status.REJECTED
+            code = Reason.SUPERSEDED if options.promoted else Reason.NOT_NEWER
+            return _Decision(status, code, verdict.reason, common)
+        why = options.reason_prefix + verdict.reason if options.enforce_policy else options.reason_prefix.rstrip(": ")
         if plan.target.mode is Mode.DRY_RUN:
-            return _Outcome(Status.PLANNED, Reason.DRY_RUN, f"dry run: would deploy ({verdict.reason})", **common)
+            return _Decision(Status.PLANNED, Reason.DRY_RUN, f"dry run: would deploy ({why})", common)
+        return self._start_rollout(report, push, plan, options, why, common)
+
+    def _start_rollout(
+        self,
+        report: DeployReport,
+        push: ImagePush,
+        plan: _Plan,
+        options: DeployOptions,
+        why: str,
+        common: dict[str, Any],
+    ) -> _Decision:
+        target = plan.target
+        token = re.sub(r"[^-a-zA-Z0-9]", "-", f"autodeploy-{push.event_id}")[:128]
+        record = self._record_of(
+            push, target, _Decision(Status.IN_PROGRESS, Reason.DEPLOYED, f"rollout started ({why})", common)
+        )
+        in_flight = InFlight(
+            PushRef.of(push),
+            image=common["image"],
+            started_at=record.recorded_at,
+            previous_image=plan.previous,
+            token=token if target.kind is TargetKind.STACK else None,
+        )
+        claimed = self._claim(report, record, in_flight, options, common)
+        if claimed is not None:
+            return claimed
+        try:
+            done = self._act(push, plan, common, token)
+        except (PermanentError, TargetNotFound) as exc:
+            status, code = (
+                (Status.SKIPPED, Reason.TARGET_GONE)
+                if isinstance(exc, TargetNotFound)
+                else (Status.FAILED, Reason.REJECTED_BY_AWS)
+            )
+            return self._end_early(report, record, status, code, str(exc))
+        if done.status is Status.SKIPPED:
+            return self._end_early(report, record, done.status, done.code, done.reason, **done.fields)
+        return replace(done, reason=record.reason, recorded=True)
+
+    def _claim(
+        self,
+        report: DeployReport,
+        record: DeploymentRecord,
+        in_flight: InFlight,
+        options: DeployOptions,
+        common: dict[str, Any],
+    ) -> _Decision | None:
+        """Take the target's rollout lock (None), or queue behind the rollout in flight (a decision)."""
+        if options.resuming:
+            return None
+        for _ in range(_CLAIM_ATTEMPTS):
+            claim = self._ledger.begin(record, in_flight, promoted=options.promoted)
+            if claim is Claim.STARTED:
+                return None
+            if claim is Claim.DUPLICATE:
+                state = self._ledger.state(record.target)
+                if state.in_flight is not None and state.in_flight.sort_key == record.sort_key:
+                    return None  # an earlier attempt of this push took the lock, then died: finish it
+                return _Decision(
+                    record.status, record.reason_code, record.reason, common, recorded=True, first_time=False
+                )
+            if options.promoted:  # another push took the lock first; this one stays pending
+                return _Decision(Status.QUEUED, Reason.QUEUED, "still waiting", common, recorded=True, first_time=False)
+            waiting = "waiting for the rollout in flight"
+            queued = self._ledger.enqueue(
+                replace(record, status=Status.QUEUED, reason_code=Reason.QUEUED, reason=waiting), in_flight.push
+            )
+            if queued.outcome is Queued.QUEUED:
+                superseded = self._ledger.get(record.target, queued.replaced) if queued.replaced else None
+                if superseded is not None:
+                    report.recorded.append(Recorded(superseded, True))
+                return _Decision(Status.QUEUED, Reason.QUEUED, waiting, common, recorded=True)
+            if queued.outcome is Queued.SUPERSEDED:
+                return _Decision(
+                    Status.SUPERSEDED, Reason.SUPERSEDED, "a newer push already waits for this target", common
+                )
+            if queued.outcome is Queued.DUPLICATE:
+                return _Decision(
+                    Status.QUEUED, Reason.QUEUED, "already waiting", common, recorded=True, first_time=False
+                )
+            # LOCK_FREE: the rollout in flight ended meanwhile; try to start again.
+        raise RetryableError(f"could not take or queue for the rollout lock of {record.target_name}")
+
+    def _act(self, push: ImagePush, plan: _Plan, common: dict[str, Any], token: str) -> _Decision:
         if plan.service is not None and plan.source is not None:
             if plan.reusable is not None:
                 new_arn = plan.reusable.arn
             else:
-                images = dict.fromkeys(plan.containers, pinned)
-                new_arn = self._services.register(
-                    clone_with_images(plan.source.definition, plan.source.tags, images, push.digest).request
-                )
+                images = dict.fromkeys(plan.containers, common["image"])
+                request = clone_with_images(plan.source.definition, plan.source.tags, images, push.digest).request
+                new_arn = self._services.register(request)
             deployment_id = self._services.point_service_at(plan.service, new_arn)
-            return _Outcome(
+            return _Decision(
                 Status.IN_PROGRESS,
                 Reason.DEPLOYED,
-                f"rollout started ({verdict.reason})",
-                task_definition_arn=new_arn,
-                deployment_id=deployment_id,
-                **common,
+                "",
+                {**common, "task_definition_arn": new_arn, "deployment_id": deployment_id},
             )
-        assert plan.stack is not None and plan.target.parameter is not None
-        token = re.sub(r"[^-a-zA-Z0-9]", "-", f"autodeploy-{push.event_id}")[:128]
+        assert plan.stack is not None
+        assert plan.target.parameter is not None
         try:
             stack_id = self._stacks.update_parameter(plan.stack, plan.target.parameter, plan.new_value, token)
         except NoUpdateNeeded:
-            return _Outcome(
+            return _Decision(
                 Status.SKIPPED,
                 Reason.ALREADY_RUNNING,
                 "CloudFormation found nothing to update",
-                stack_id=plan.stack.stack_id,
-                **common,
+                {"stack_id": plan.stack.stack_id},
             )
-        return _Outcome(
-            Status.IN_PROGRESS, Reason.DEPLOYED, f"stack update started ({verdict.reason})", stack_id=stack_id, **common
-        )
+        return _Decision(Status.IN_PROGRESS, Reason.DEPLOYED, "", {**common, "stack_id": stack_id})
+
+    def _end_early(
+        self, report: DeployReport, record: DeploymentRecord, status: Status, code: Reason, reason: str, **fields: Any
+    ) -> _Decision:
+        """The lock was taken but the rollout could not start: record why, free the lock, move on."""
+        ended = replace(record, status=status, reason_code=code, reason=reason, finished_at=self._clock(), **fields)
+        after = self._ledger.finish(ended)
+        if after is not None and after.pending is not None:
+            target = self._discovery.get(record.target)
+            if target is not None:
+                promoted = self.promote_pending(target)
+                if promoted is not None:
+                    report.merge(promoted)
+        return _Decision(status, code, reason, fields, recorded=True)
 
     # -- recording ----------------------------------------------------------------------------------
 
-    def _guard(self, report: DeployReport, push: ImagePush, target: Target, step: Callable[[], Any]) -> Any:
-        """Run one target's step; record the outcome it reached or the error it met.
+    def _guard(
+        self, report: DeployReport, push: ImagePush, target: Target, options: DeployOptions, step: Callable[[], Any]
+    ) -> Any:
+        """Run one target's step; record the decision it reached or the error it met.
 
         Returns the step's result when it is neither (a plan to carry on with), else None.
         """
         try:
             result = step()
-        except _Outcome as outcome:
-            result = outcome
+        except _Decided as decided:
+            result = decided.decision
         except RetryableError as exc:
             report.retryable.append(f"{target.arn}: {exc}")
             return None
         except TargetNotFound as exc:
-            result = _Outcome(Status.SKIPPED, Reason.TARGET_GONE, str(exc))
+            result = _Decision(Status.SKIPPED, Reason.TARGET_GONE, str(exc))
         except PermanentError as exc:
-            code = (
-                Reason.MISCONFIGURED
-                if isinstance(exc, (MisconfiguredTarget, InvalidImageReference))
-                else Reason.REJECTED_BY_AWS
+            misconfigured = isinstance(exc, (MisconfiguredTarget, InvalidImageReference))
+            result = _Decision(
+                Status.FAILED, Reason.MISCONFIGURED if misconfigured else Reason.REJECTED_BY_AWS, str(exc)
             )
-            result = _Outcome(Status.FAILED, code, str(exc))
-        if isinstance(result, _Outcome):
-            self._decide(report, push, target, result)
+        if isinstance(result, _Decision):
+            self._decide(report, push, target, result, options)
             return None
         return result
 
-    def _for_all(self, report: DeployReport, push: ImagePush, targets: list[Target], step: Callable[[], Any]) -> Any:
+    def _for_all(
+        self,
+        report: DeployReport,
+        push: ImagePush,
+        targets: list[Target],
+        options: DeployOptions,
+        step: Callable[[], Any],
+    ) -> Any:
         """A step shared by many targets: a transient failure retries the push, a permanent one fails them all."""
         try:
             return step()
@@ -356,18 +532,33 @@ class DeployOnPush:
             report.retryable.append(f"{push.repository}: {exc}")
         except PermanentError as exc:
             for target in targets:
-                self._decide(report, push, target, _Outcome(Status.FAILED, Reason.REJECTED_BY_AWS, str(exc)))
+                self._decide(report, push, target, _Decision(Status.FAILED, Reason.REJECTED_BY_AWS, str(exc)), options)
         return None
 
-    def _decide(self, report: DeployReport, push: ImagePush, target: Target, outcome: _Outcome) -> None:
-        record = replace(
-            self._bare_record(push, target.arn, outcome.status, outcome.code, outcome.reason),
+    def _decide(
+        self, report: DeployReport, push: ImagePush, target: Target, decision: _Decision, options: DeployOptions
+    ) -> None:
+        record = self._record_of(push, target, decision)
+        if decision.recorded:
+            report.recorded.append(Recorded(record, decision.first_time))
+        elif options.promoted:
+            # The push was recorded QUEUED: its record moves on rather than being written anew.
+            self._ledger.set_outcome(
+                target.arn, record.sort_key, decision.status, decision.code, decision.reason, Status.QUEUED
+            )
+            self._ledger.release_pending(target.arn, record.sort_key)
+            report.recorded.append(Recorded(record, True))
+        elif options.record_noops or decision.code not in _NOOPS:
+            self._record(report, record)
+
+    def _record_of(self, push: ImagePush, target: Target, decision: _Decision) -> DeploymentRecord:
+        return replace(
+            self._bare_record(push, target.arn, decision.status, decision.code, decision.reason),
             target_kind=target.kind.value,
             target_name=target.name,
             mode=target.mode.value,
-            **outcome.fields,
+            **decision.fields,
         )
-        self._record(report, record)
 
     def _bare_record(self, push: ImagePush, arn: str, status: Status, code: Reason, reason: str) -> DeploymentRecord:
         kind = kind_of(arn)

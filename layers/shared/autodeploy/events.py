@@ -17,6 +17,13 @@ from autodeploy.image_reference import is_valid_digest, is_valid_tag
 
 ECR_SOURCE = "aws.ecr"
 ECR_DETAIL_TYPE = "ECR Image Action"
+ECS_SOURCE = "aws.ecs"
+ECS_DEPLOYMENT_DETAIL_TYPE = "ECS Deployment State Change"
+CFN_SOURCE = "aws.cloudformation"
+CFN_STACK_DETAIL_TYPE = "CloudFormation Stack Status Change"
+ECS_DEPLOYMENT_EVENTS = frozenset(
+    {"SERVICE_DEPLOYMENT_IN_PROGRESS", "SERVICE_DEPLOYMENT_COMPLETED", "SERVICE_DEPLOYMENT_FAILED"}
+)
 
 
 def _field(container: Mapping[str, Any], key: str, where: str) -> str:
@@ -101,3 +108,69 @@ class ImagePush:
         elif not isinstance(tag, str) or not is_valid_tag(tag):
             raise InvalidEvent(f"detail.image-tag {tag!r} is not a valid image tag")
         return cls(envelope=envelope, repository=repository, digest=digest, tag=tag)
+
+
+@dataclass(frozen=True, slots=True)
+class EcsDeploymentEvent:
+    """ECS Deployment State Change: one service deployment started, completed or failed."""
+
+    envelope: EventEnvelope
+    service_arn: str
+    name: str  # SERVICE_DEPLOYMENT_IN_PROGRESS / _COMPLETED / _FAILED
+    deployment_id: str
+    reason: str
+
+    @classmethod
+    def from_event(cls, envelope: EventEnvelope, resources: list[str], detail: Mapping[str, Any]) -> EcsDeploymentEvent:
+        name = _field(detail, "eventName", "detail.")
+        if name not in ECS_DEPLOYMENT_EVENTS:
+            raise InvalidEvent(f"detail.eventName {name!r} is not a deployment state change")
+        services = [r for r in resources if ":service/" in r]
+        if len(services) != 1:
+            raise InvalidEvent(f"resources must name exactly one ECS service (got {resources!r})")
+        return cls(
+            envelope=envelope,
+            service_arn=services[0],
+            name=name,
+            deployment_id=_field(detail, "deploymentId", "detail."),
+            reason=str(detail.get("reason", "")),
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class StackStatusEvent:
+    """CloudFormation Stack Status Change."""
+
+    envelope: EventEnvelope
+    stack_id: str
+    status: str
+    status_reason: str
+    client_request_token: str | None
+
+    @classmethod
+    def from_event(cls, envelope: EventEnvelope, detail: Mapping[str, Any]) -> StackStatusEvent:
+        status_details = detail.get("status-details")
+        if not isinstance(status_details, Mapping):
+            raise InvalidEvent("detail.status-details is missing or not an object")
+        token = detail.get("client-request-token")
+        return cls(
+            envelope=envelope,
+            stack_id=_field(detail, "stack-id", "detail."),
+            status=_field(status_details, "status", "detail.status-details."),
+            status_reason=str(status_details.get("status-reason") or ""),
+            client_request_token=token if isinstance(token, str) and token else None,
+        )
+
+
+def parse_rollout_event(event: object) -> EcsDeploymentEvent | StackStatusEvent:
+    """The tracker's events: ECS deployment state changes and stack status changes."""
+    envelope, detail = EventEnvelope.parse(event)
+    assert isinstance(event, Mapping)
+    if envelope.source == ECS_SOURCE and envelope.detail_type == ECS_DEPLOYMENT_DETAIL_TYPE:
+        resources = event.get("resources")
+        if not isinstance(resources, list) or not all(isinstance(r, str) for r in resources):
+            raise InvalidEvent("resources is missing or not a list of ARNs")
+        return EcsDeploymentEvent.from_event(envelope, resources, detail)
+    if envelope.source == CFN_SOURCE and envelope.detail_type == CFN_STACK_DETAIL_TYPE:
+        return StackStatusEvent.from_event(envelope, detail)
+    raise InvalidEvent(f"not a rollout event: {envelope.source!r} / {envelope.detail_type!r}")

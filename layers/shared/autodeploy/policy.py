@@ -90,3 +90,18 @@ def judge_push(
             f"image ({deployed.pushed_at.isoformat()}); never going back",
         )
     return Verdict(True, "pushed no earlier than the deployed image")
+
+
+def newest_deployable(tag_filter: TagFilter, images: Iterable[ImageFacts]) -> tuple[ImageFacts, str] | None:
+    """The image a target with this filter should run now, and the tag it is deployed under.
+
+    semver: the highest version; any and prefix: the most recently pushed matching image.
+    """
+    candidates = [
+        (image, tag) for image in images for tag in sorted(image.tags) if tag_matches(tag_filter, tag).accepted
+    ]
+    if not candidates:
+        return None
+    if tag_filter.rule is TagRule.SEMVER:
+        return max(candidates, key=lambda pair: (parse_version(pair[1]), pair[0].pushed_at))
+    return max(candidates, key=lambda pair: (pair[0].pushed_at, pair[1]))

@@ -10,10 +10,22 @@ from typing import Any
 
 class Status(StrEnum):
     IN_PROGRESS = "IN_PROGRESS"  # the rollout was started; the tracker moves it to a terminal state
+    QUEUED = "QUEUED"  # another rollout of the target is in flight; this push deploys after it
     PLANNED = "PLANNED"  # dry-run: the full plan, nothing changed
     SKIPPED = "SKIPPED"  # not applicable: no tag, tag filter, already running, target gone
     REJECTED = "REJECTED"  # the target's policy refused it: never go backwards
-    FAILED = "FAILED"  # a permanent error: misconfigured target, invalid definition
+    SUPERSEDED = "SUPERSEDED"  # a newer push replaced it while it waited
+    SUCCEEDED = "SUCCEEDED"  # the rollout reached a steady state on the new image
+    FAILED = "FAILED"  # the rollout failed, or a permanent error: misconfigured target, invalid definition
+    ROLLED_BACK = "ROLLED_BACK"  # the rollout failed and ECS or CloudFormation restored the previous image
+    TIMED_OUT = "TIMED_OUT"  # no terminal state within the configured time
+
+    @property
+    def is_terminal(self) -> bool:
+        return self not in (Status.IN_PROGRESS, Status.QUEUED)
+
+
+ROLLOUT_OUTCOMES = frozenset({Status.SUCCEEDED, Status.FAILED, Status.ROLLED_BACK, Status.TIMED_OUT})
 
 
 class Reason(StrEnum):
@@ -29,6 +41,14 @@ class Reason(StrEnum):
     IMAGE_GONE = "image-gone"
     MISCONFIGURED = "misconfigured"
     REJECTED_BY_AWS = "rejected-by-aws"
+    QUEUED = "queued"
+    SUPERSEDED = "superseded"
+    ROLLOUT_SUCCEEDED = "rollout-succeeded"
+    ROLLOUT_FAILED = "rollout-failed"
+    ROLLED_BACK = "rolled-back"
+    TIMED_OUT = "timed-out"
+    ROLLBACK_REQUESTED = "rollback-requested"
+    UNKNOWN_DEPLOYED = "unknown-deployed"
 
 
 @dataclass(frozen=True, slots=True)
@@ -54,16 +74,21 @@ class DeploymentRecord:
     deployment_id: str | None = None
     stack_id: str | None = None
     plan: dict[str, Any] = field(default_factory=dict)
+    finished_at: datetime | None = None
+    lead_time_seconds: int | None = None
+    failure: dict[str, Any] = field(default_factory=dict)  # stopped tasks, service or stack events
 
     @property
     def sort_key(self) -> str:
-        return f"{self.pushed_at.isoformat()}#{self.event_id}"
+        return push_sort_key(self.pushed_at, self.event_id)
 
     def to_item(self) -> dict[str, Any]:
         """Plain values for the ledger; None fields are left out."""
         item = {k: v for k, v in asdict(self).items() if v is not None and v != {}}
         item["pushed_at"] = self.pushed_at.isoformat()
         item["recorded_at"] = self.recorded_at.isoformat()
+        if self.finished_at is not None:
+            item["finished_at"] = self.finished_at.isoformat()
         item["status"] = self.status.value
         item["reason_code"] = self.reason_code.value
         item["sk"] = self.sort_key
@@ -75,6 +100,19 @@ class DeploymentRecord:
         values.setdefault("tag", None)  # a push by digest alone; None attributes are not stored
         values["pushed_at"] = datetime.fromisoformat(item["pushed_at"])
         values["recorded_at"] = datetime.fromisoformat(item["recorded_at"])
+        if "finished_at" in item:
+            values["finished_at"] = datetime.fromisoformat(item["finished_at"])
+        if "lead_time_seconds" in item:
+            values["lead_time_seconds"] = int(item["lead_time_seconds"])
         values["status"] = Status(item["status"])
         values["reason_code"] = Reason(item["reason_code"])
         return cls(**values)
+
+
+PUSH_PREFIX = "push#"
+STATE_KEY = "state"
+
+
+def push_sort_key(pushed_at: datetime, event_id: str) -> str:
+    """History items sort by push time; the event id makes a redelivery map to the same item."""
+    return f"{PUSH_PREFIX}{pushed_at.isoformat()}#{event_id}"

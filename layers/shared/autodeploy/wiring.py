@@ -3,15 +3,15 @@
 from __future__ import annotations
 
 from functools import cache
+from typing import TYPE_CHECKING
 
 from autodeploy.adapters.aws import AwsClients
-from autodeploy.adapters.cloudformation import CloudFormationStacks
-from autodeploy.adapters.discovery import TargetDiscovery
-from autodeploy.adapters.ecr import EcrImages
-from autodeploy.adapters.ecs import EcsServices
-from autodeploy.adapters.ledger import Ledger
 from autodeploy.config import DeploySettings
-from autodeploy.deploy import DeployOnPush
+
+if TYPE_CHECKING:
+    from autodeploy.deploy import DeployOnPush
+    from autodeploy.reconcile import Reconcile
+    from autodeploy.tracking import TrackRollouts
 
 
 @cache
@@ -20,20 +20,68 @@ def aws_clients() -> AwsClients:
 
 
 @cache
+def settings() -> DeploySettings:
+    return DeploySettings.from_environ()
+
+
+@cache
 def deploy_on_push() -> DeployOnPush:
-    settings = DeploySettings.from_environ()
-    clients = aws_clients()
+    from autodeploy.adapters.cloudformation import CloudFormationStacks
+    from autodeploy.adapters.discovery import TargetDiscovery
+    from autodeploy.adapters.ecr import EcrImages
+    from autodeploy.adapters.ecs import EcsServices
+    from autodeploy.adapters.ledger import Ledger
+    from autodeploy.adapters.notifier import SnsNotifier
+    from autodeploy.deploy import DeployOnPush
+
+    config, clients = settings(), aws_clients()
     return DeployOnPush(
         discovery=TargetDiscovery(clients.tagging),
         services=EcsServices(clients.ecs),
         stacks=CloudFormationStacks(clients.cloudformation),
         images=EcrImages(clients.ecr),
-        ledger=Ledger(clients.dynamodb, settings.ledger_table),
+        ledger=Ledger(clients.dynamodb, config.ledger_table),
+        notifier=SnsNotifier(clients.sns, config.notification_topic_arn),
         registry_for=clients.ecr_registry,
+    )
+
+
+@cache
+def track_rollouts() -> TrackRollouts:
+    from autodeploy.adapters.cloudformation import CloudFormationStacks
+    from autodeploy.adapters.ecs import EcsServices
+    from autodeploy.adapters.notifier import SnsNotifier
+    from autodeploy.tracking import TrackRollouts
+
+    config, clients = settings(), aws_clients()
+    return TrackRollouts(
+        deployer=deploy_on_push(),
+        services=EcsServices(clients.ecs),
+        stacks=CloudFormationStacks(clients.cloudformation),
+        notifier=SnsNotifier(clients.sns, config.notification_topic_arn),
+    )
+
+
+@cache
+def reconcile() -> Reconcile:
+    from autodeploy.adapters.cloudformation import CloudFormationStacks
+    from autodeploy.adapters.ecr import EcrImages
+    from autodeploy.adapters.ecs import EcsServices
+    from autodeploy.reconcile import Reconcile
+
+    config, clients = settings(), aws_clients()
+    return Reconcile(
+        deployer=deploy_on_push(),
+        tracker=track_rollouts(),
+        services=EcsServices(clients.ecs),
+        stacks=CloudFormationStacks(clients.cloudformation),
+        images=EcrImages(clients.ecr),
+        rollout_timeout_minutes=config.rollout_timeout_minutes,
+        resume_after_minutes=config.resume_after_minutes,
     )
 
 
 def reset() -> None:
     """Forget built objects (tests switch environments between cases)."""
-    deploy_on_push.cache_clear()
-    aws_clients.cache_clear()
+    for built in (reconcile, track_rollouts, deploy_on_push, settings, aws_clients):
+        built.cache_clear()

@@ -27,11 +27,13 @@ if TYPE_CHECKING:
     from mypy_boto3_ecr import ECRClient
     from mypy_boto3_ecs import ECSClient
     from mypy_boto3_resourcegroupstaggingapi import ResourceGroupsTaggingAPIClient
+    from mypy_boto3_sns import SNSClient
 
-# Standard mode retries throttling and 5xx with jittered backoff inside one invocation; what is
-# still failing after that propagates as RetryableError, and Lambda's own retries take over.
+# Adaptive mode retries throttling and 5xx with jittered backoff and, once throttled, also paces
+# the client's own request rate (RegisterTaskDefinition sustains about 1 per second). What still
+# fails after that propagates as RetryableError, and Lambda's own retries take over.
 CLIENT_CONFIG = Config(
-    retries={"mode": "standard", "max_attempts": 5},
+    retries={"mode": "adaptive", "max_attempts": 6},
     user_agent_extra=f"ecs-autodeploy/{__version__}",
     connect_timeout=5,
     read_timeout=20,
@@ -117,6 +119,11 @@ class AwsClients:
     @cached_property
     def tagging(self) -> ResourceGroupsTaggingAPIClient:
         client: ResourceGroupsTaggingAPIClient = self._client("resourcegroupstaggingapi")
+        return client
+
+    @cached_property
+    def sns(self) -> SNSClient:
+        client: SNSClient = self._client("sns")
         return client
 
     def ecr_registry(self, account: str, region: str) -> str:

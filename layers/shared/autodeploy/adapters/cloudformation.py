@@ -95,3 +95,19 @@ class CloudFormationStacks:
                     raise RetryableError(f"stack {stack.name} is busy: {message}") from exc
                 raise
         return response["StackId"]
+
+    def failed_resources(self, stack_id: str, token: str | None, limit: int = 5) -> list[dict[str, str]]:
+        """The resources whose update failed in the operation ``token`` started, with their reasons."""
+        with aws_call(f"reading the events of stack {stack_id}"):
+            events = self._cfn.describe_stack_events(StackName=stack_id).get("StackEvents", [])
+        failed = [
+            {
+                "resource": e.get("LogicalResourceId", ""),
+                "status": e.get("ResourceStatus", ""),
+                "reason": e.get("ResourceStatusReason", ""),
+            }
+            for e in events
+            if str(e.get("ResourceStatus", "")).endswith("_FAILED")
+            and (token is None or e.get("ClientRequestToken") == token)
+        ]
+        return failed[:limit]

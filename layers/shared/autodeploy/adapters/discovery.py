@@ -11,6 +11,7 @@ from autodeploy.registration import REPOSITORY_TAG, Target, parse_target
 
 if TYPE_CHECKING:
     from mypy_boto3_resourcegroupstaggingapi import ResourceGroupsTaggingAPIClient
+    from mypy_boto3_resourcegroupstaggingapi.type_defs import TagFilterTypeDef
 
 RESOURCE_TYPES = ["ecs:service", "cloudformation:stack"]
 
@@ -26,11 +27,35 @@ class TargetDiscovery:
         self._tagging = tagging
 
     def find(self, repository: str) -> Discovered:
+        """The targets registered for one repository."""
+        return self._query(f"finding targets registered for repository {repository}", [repository])
+
+    def find_all(self) -> Discovered:
+        """Every registered target, whatever its repository."""
+        return self._query("finding every registered target", [])
+
+    def get(self, arn: str) -> Target | None:
+        """One target by ARN, if it is still registered and valid."""
+        with aws_call(f"reading the tags of {arn}"):
+            found = self._tagging.get_resources(ResourceARNList=[arn]).get("ResourceTagMappingList", [])
+        for resource in found:
+            tags = {t["Key"]: t["Value"] for t in resource.get("Tags", [])}
+            if REPOSITORY_TAG in tags:
+                try:
+                    return parse_target(resource["ResourceARN"], tags)
+                except MisconfiguredTarget:
+                    return None
+        return None
+
+    def _query(self, action: str, repositories: list[str]) -> Discovered:
         targets: list[Target] = []
         misconfigured: list[tuple[str, MisconfiguredTarget]] = []
-        with aws_call(f"finding targets registered for repository {repository}"):
+        tag_filter: TagFilterTypeDef = {"Key": REPOSITORY_TAG}
+        if repositories:
+            tag_filter["Values"] = repositories
+        with aws_call(action):
             pages = self._tagging.get_paginator("get_resources").paginate(
-                TagFilters=[{"Key": REPOSITORY_TAG, "Values": [repository]}],
+                TagFilters=[tag_filter],
                 ResourceTypeFilters=RESOURCE_TYPES,
                 PaginationConfig={"PageSize": 100},
             )

@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING
 
 from botocore.exceptions import BotoCoreError, ClientError
 
-from autodeploy.adapters.aws import error_code, translate
+from autodeploy.adapters.aws import aws_call, error_code, translate
 from autodeploy.policy import ImageFacts
 
 if TYPE_CHECKING:
@@ -50,6 +50,17 @@ class EcrImages:
             else:
                 found.update(self._index(details, batch))
         return found
+
+    def list_tagged(self, repository: str) -> list[ImageFacts]:
+        """Every tagged image of the repository (paginated, 1000 a call)."""
+        images: list[ImageFacts] = []
+        with aws_call(f"listing the images of {repository}"):
+            pages = self._ecr.get_paginator("describe_images").paginate(
+                repositoryName=repository, filter={"tagStatus": "TAGGED"}, PaginationConfig={"PageSize": 1000}
+            )
+            for page in pages:
+                images.extend(_facts(d) for d in page.get("imageDetails", []))
+        return images
 
     def _describe(self, repository: str, keys: list[str]) -> list[ImageDetailTypeDef] | None:
         try:

@@ -11,6 +11,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from autodeploy.adapters.aws import aws_call, error_code, translate
 from autodeploy.errors import TargetNotFound
+from autodeploy.task_definition import DIGEST_TAG
 
 if TYPE_CHECKING:
     from mypy_boto3_ecs import ECSClient
@@ -31,6 +32,18 @@ class ServiceState:
     @property
     def family(self) -> str:
         return self.task_definition_arn.rsplit("/", 1)[-1].rsplit(":", 1)[0]
+
+
+@dataclass(frozen=True, slots=True)
+class DeploymentView:
+    """One ECS deployment of a service, and what the service says around it."""
+
+    deployment_id: str
+    task_definition_arn: str | None
+    digest: str | None  # from the revision's autodeploy:digest tag
+    rollout_state: str | None
+    rollback_enabled: bool
+    service_events: list[str]
 
 
 @dataclass(frozen=True, slots=True)
@@ -101,3 +114,59 @@ class EcsServices:
             if deployment.get("status") == "PRIMARY":
                 return deployment.get("id")
         return None
+
+    def deployment(self, service_arn: str, deployment_id: str) -> DeploymentView | None:
+        """What a deployment of the service runs; None when the service no longer lists it."""
+        cluster = service_arn.split(":", 5)[5].split("/")[1]
+        with aws_call(f"describing service {service_arn}"):
+            services = self._ecs.describe_services(cluster=cluster, services=[service_arn]).get("services", [])
+        if not services:
+            return None
+        service = services[0]
+        breaker = service.get("deploymentConfiguration", {}).get("deploymentCircuitBreaker", {})
+        events = [e.get("message", "") for e in service.get("events", [])[:5]]
+        for deployment in service.get("deployments", []):
+            if deployment.get("id") != deployment_id:
+                continue
+            arn = deployment.get("taskDefinition")
+            digest = None
+            if arn:
+                tags = {t["key"]: t["value"] for t in self.task_definition(arn).tags}
+                digest = tags.get(DIGEST_TAG)
+            return DeploymentView(
+                deployment_id, arn, digest, deployment.get("rolloutState"), bool(breaker.get("rollback")), events
+            )
+        return DeploymentView(deployment_id, None, None, None, bool(breaker.get("rollback")), events)
+
+    def stopped_tasks(self, service_arn: str, deployment_id: str, limit: int = 5) -> list[dict[str, Any]]:
+        """Why the deployment's tasks stopped: reasons and exit codes, most recent first."""
+        cluster = service_arn.split(":", 5)[5].split("/")[1]
+        with aws_call(f"listing the stopped tasks of {deployment_id}"):
+            arns = self._ecs.list_tasks(cluster=cluster, startedBy=deployment_id, desiredStatus="STOPPED").get(
+                "taskArns", []
+            )
+        if not arns:
+            return []
+        with aws_call(f"describing the stopped tasks of {deployment_id}"):
+            tasks = self._ecs.describe_tasks(cluster=cluster, tasks=arns[:100]).get("tasks", [])
+        tasks = sorted(tasks, key=lambda t: str(t.get("stoppedAt", "")), reverse=True)[:limit]
+        return [
+            {
+                "task": t["taskArn"].rsplit("/", 1)[-1],
+                "stopped_reason": t.get("stoppedReason", ""),
+                "stop_code": t.get("stopCode", ""),
+                "containers": [
+                    {
+                        k: v
+                        for k, v in {
+                            "name": c.get("name"),
+                            "exit_code": c.get("exitCode"),
+                            "reason": c.get("reason"),
+                        }.items()
+                        if v is not None
+                    }
+                    for c in t.get("containers", [])
+                ],
+            }
+            for t in tasks
+        ]

@@ -1,0 +1,226 @@
+"""Use case: the scheduled catch-up, because ECR and ECS events are delivered on a best-effort basis.
+
+Per registered target: a rollout in flight whose events were missed is closed from what the
+service or stack shows, one whose function died before it started is finished, one that takes
+too long is TIMED_OUT; a pending push whose rollout ended is deployed; and an idle target that
+does not run the newest deployable image (by its policy) gets it, unless that digest is
+quarantined for it. The one-rollout-at-a-time rule holds throughout: all of it goes through
+the same lock.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from autodeploy.adapters.cloudformation import CloudFormationStacks
+from autodeploy.adapters.ecr import EcrImages
+from autodeploy.adapters.ecs import EcsServices
+from autodeploy.deploy import DeployOnPush, DeployOptions, DeployReport
+from autodeploy.errors import AutodeployError
+from autodeploy.events import ECR_DETAIL_TYPE, ECR_SOURCE, EventEnvelope, ImagePush
+from autodeploy.policy import ImageFacts, newest_deployable
+from autodeploy.records import Reason, Status
+from autodeploy.registration import Target, TargetKind
+from autodeploy.rollout import InFlight, TargetState
+from autodeploy.tracking import STACK_OUTCOMES, TrackRollouts
+
+
+@dataclass(slots=True)
+class ReconcileReport:
+    targets: int = 0
+    actions: list[dict[str, Any]] = field(default_factory=list)
+    deploys: list[DeployReport] = field(default_factory=list)
+    errors: list[str] = field(default_factory=list)
+
+    def note(self, target: Target, action: str, **details: Any) -> None:
+        self.actions.append({"target": target.arn, "action": action, **details})
+
+    def summary(self) -> dict[str, Any]:
+        return {
+            "targets": self.targets,
+            "actions": self.actions,
+            "deployed": [t for d in self.deploys for t in d.summary()["targets"]],
+            "errors": self.errors,
+        }
+
+
+class Reconcile:
+    def __init__(
+        self,
+        deployer: DeployOnPush,
+        tracker: TrackRollouts,
+        services: EcsServices,
+        stacks: CloudFormationStacks,
+        images: EcrImages,
+        rollout_timeout_minutes: int = 60,
+        resume_after_minutes: int = 5,
+        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+    ) -> None:
+        self._deployer = deployer
+        self._ledger = deployer.ledger
+        self._tracker = tracker
+        self._services = services
+        self._stacks = stacks
+        self._images = images
+        self._timeout = timedelta(minutes=rollout_timeout_minutes)
+        self._resume_after = timedelta(minutes=resume_after_minutes)
+        self._clock = clock
+
+    def run(self) -> ReconcileReport:
+        report = ReconcileReport()
+        found = self._deployer.discovery.find_all()
+        report.targets = len(found.targets)
+        states = self._ledger.states(t.arn for t in found.targets)
+        idle: dict[tuple[str, str], list[Target]] = defaultdict(list)
+        for target in found.targets:
+            state = states[target.arn]
+            try:
+                if state.in_flight is not None:
+                    self._check_in_flight(report, target, state.in_flight)
+                elif state.pending is not None:
+                    promoted = self._deployer.promote_pending(target)
+                    if promoted is not None:
+                        report.note(target, "deployed the pending push", tag=state.pending.tag)
+                        report.deploys.append(promoted)
+                else:
+                    idle[(target.repository, str(target.tag_filter))].append(target)
+            except AutodeployError as exc:  # one target's trouble must not stop the round
+                report.errors.append(f"{target.arn}: {exc}")
+        listings: dict[str, list[ImageFacts]] = {}
+        for (repository, _), targets in idle.items():
+            try:
+                if repository not in listings:
+                    listings[repository] = self._images.list_tagged(repository)
+                self._catch_up(report, targets, listings[repository], states)
+            except AutodeployError as exc:
+                report.errors.append(f"{repository}: {exc}")
+        return report
+
+    def _catch_up(
+        self, report: ReconcileReport, targets: list[Target], images: list[ImageFacts], states: dict[str, TargetState]
+    ) -> None:
+        newest = newest_deployable(targets[0].tag_filter, images)
+        if newest is None:
+            return
+        image, tag = newest
+        eligible = [t for t in targets if image.digest not in states[t.arn].quarantined]
+        if not eligible:
+            return
+        account, region = _account_region(eligible[0].arn)
+        envelope = EventEnvelope(
+            f"reconcile-{image.digest[7:23]}", ECR_SOURCE, ECR_DETAIL_TYPE, account, region, image.pushed_at
+        )
+        push = ImagePush(envelope, targets[0].repository, image.digest, tag)
+        deployed = self._deployer.deploy(
+            push, eligible, DeployOptions(record_noops=False, require_known_deployed=True, reason_prefix="catch-up: ")
+        )
+        for recorded in deployed.recorded:
+            if recorded.first_time:
+                report.actions.append(
+                    {"target": recorded.record.target, "action": f"catch-up {recorded.record.status}", "tag": tag}
+                )
+        report.deploys.append(deployed)
+        report.errors.extend(deployed.retryable)
+
+    def _check_in_flight(self, report: ReconcileReport, target: Target, in_flight: InFlight) -> None:
+        age = self._clock() - in_flight.started_at
+        if age < self._resume_after:
+            return  # its events are probably on their way
+        if target.kind is TargetKind.SERVICE:
+            closed = self._check_service(report, target, in_flight)
+        else:
+            closed = self._check_stack(report, target, in_flight)
+        if not closed and age >= self._timeout:
+            minutes = int(self._timeout.total_seconds() // 60)
+            result = self._tracker.close(
+                target.arn,
+                in_flight,
+                Status.TIMED_OUT,
+                Reason.TIMED_OUT,
+                f"no terminal state within {minutes} minutes of the rollout's start",
+            )
+            report.note(target, "timed out", outcome=result.outcome)
+
+    def _check_service(self, report: ReconcileReport, target: Target, in_flight: InFlight) -> bool:
+        service = self._services.describe([target.arn]).get(target.arn)
+        if service is None:
+            self._tracker.close(
+                target.arn, in_flight, Status.FAILED, Reason.TARGET_GONE, "the service was deleted during its rollout"
+            )
+            report.note(target, "closed: service gone")
+            return True
+        for deployment in service.deployments:
+            view = self._services.deployment(target.arn, deployment["id"])
+            if view is None or view.digest != in_flight.push.digest:
+                continue
+            state = deployment.get("rolloutState")
+            if state == "COMPLETED":
+                self._tracker.close(
+                    target.arn,
+                    in_flight,
+                    Status.SUCCEEDED,
+                    Reason.ROLLOUT_SUCCEEDED,
+                    "the service reached a steady state on the new image (seen by reconcile)",
+                )
+                report.note(target, "closed a rollout whose completion event was missed")
+                return True
+            if state == "FAILED":
+                status = Status.ROLLED_BACK if view.rollback_enabled else Status.FAILED
+                reason = deployment.get("rolloutStateReason", "the deployment failed") + " (seen by reconcile)"
+                self._tracker.close(
+                    target.arn,
+                    in_flight,
+                    status,
+                    Reason.ROLLED_BACK if view.rollback_enabled else Reason.ROLLOUT_FAILED,
+                    reason,
+                )
+                report.note(target, "closed a rollout whose failure event was missed")
+                return True
+            return False  # ours, still rolling out
+        # No deployment carries the digest: the function died between taking the lock and UpdateService.
+        resumed = self._deployer.deploy(
+            in_flight.push.to_push(),
+            [target],
+            DeployOptions(resuming=True, enforce_policy=False, reason_prefix="resumed by reconcile: "),
+        )
+        report.note(target, "resumed a rollout that never started")
+        report.deploys.append(resumed)
+        return False
+
+    def _check_stack(self, report: ReconcileReport, target: Target, in_flight: InFlight) -> bool:
+        stack = self._stacks.describe(target.arn)
+        if stack is None:
+            self._tracker.close(
+                target.arn, in_flight, Status.FAILED, Reason.TARGET_GONE, "the stack was deleted during its rollout"
+            )
+            report.note(target, "closed: stack gone")
+            return True
+        outcome = STACK_OUTCOMES.get(stack.status)
+        if outcome is None:
+            return False  # still updating
+        status, code = outcome
+        ours = target.parameter is not None and in_flight.push.digest in stack.parameters.get(target.parameter, "")
+        ours = ours or (
+            in_flight.push.tag is not None and stack.parameters.get(target.parameter or "") == in_flight.push.tag
+        )
+        if status is Status.SUCCEEDED and not ours:
+            resumed = self._deployer.deploy(
+                in_flight.push.to_push(),
+                [target],
+                DeployOptions(resuming=True, enforce_policy=False, reason_prefix="resumed by reconcile: "),
+            )
+            report.note(target, "resumed a stack update that never started")
+            report.deploys.append(resumed)
+            return False
+        self._tracker.close(target.arn, in_flight, status, code, f"stack {stack.status} (seen by reconcile)")
+        report.note(target, f"closed a stack rollout whose event was missed: {stack.status}")
+        return True
+
+
+def _account_region(arn: str) -> tuple[str, str]:
+    parts = arn.split(":")
+    return parts[4], parts[3]
