@@ -42,7 +42,8 @@ class Aws:
     def state(self, target: str) -> dict[str, Any]:
         from boto3.dynamodb.types import TypeDeserializer
 
-        item = self.dynamodb.get_item(TableName=self.ledger_table, Key={"target": {"S": target}, "sk": {"S": "state"}}).get("Item", {})
+        key = {"target": {"S": target}, "sk": {"S": "state"}}
+        item = self.dynamodb.get_item(TableName=self.ledger_table, Key=key).get("Item", {})
         return {k: TypeDeserializer().deserialize(v) for k, v in item.items()}
 
     def revisions(self, family: str) -> list[str]:
