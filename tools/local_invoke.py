@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from tools.lambda_context import FakeLambdaContext
-from tools.template import create_tables, function_spec
+from tools.template import create_resources, function_spec
 
 
 @contextmanager
@@ -78,8 +78,8 @@ def load_handler(function: str, parameters: dict[str, str] | None = None) -> Cal
     """
     import boto3
 
-    tables = create_tables(boto3.client("dynamodb"))
-    spec = function_spec(function, parameters=parameters, physical=tables)
+    physical = create_resources(boto3.session.Session())
+    spec = function_spec(function, parameters=parameters, physical=physical)
     os.environ.update(spec.environment)
     for path in (spec.code_uri, *spec.layer_paths):
         if str(path) not in sys.path:

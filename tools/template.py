@@ -130,3 +130,17 @@ def create_tables(dynamodb: Any, names: dict[str, str] | None = None) -> dict[st
             dynamodb.update_time_to_live(TableName=name, TimeToLiveSpecification=properties["TimeToLiveSpecification"])
         created[logical_id] = name
     return created
+
+
+def create_topics(sns: Any) -> dict[str, str]:
+    """Create the template's SNS topics on an emulator; returns their ARNs by logical id."""
+    return {
+        logical_id: sns.create_topic(Name=logical_id)["TopicArn"]
+        for logical_id, resource in load_template()["Resources"].items()
+        if resource["Type"] == "AWS::SNS::Topic"
+    }
+
+
+def create_resources(session: Any) -> dict[str, str]:
+    """What the functions need of the template on an emulator: tables and topics, by logical id."""
+    return create_tables(session.client("dynamodb")) | create_topics(session.client("sns"))

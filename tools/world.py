@@ -150,3 +150,32 @@ def create_stack(cloudformation: Any, name: str, build_number: str, tags: dict[s
         Tags=[{"Key": k, "Value": v} for k, v in tags.items()],
     )
     return str(response["StackId"])
+
+
+def add_container_instance(ecs: Any, ec2: Any, cluster: str) -> str:
+    """An EC2 container instance in the cluster, so that tasks can run (and be stopped) on moto."""
+    instance = ec2.run_instances(ImageId="ami-12c6146b", MinCount=1, MaxCount=1)["Instances"][0]
+    document = {
+        "instanceId": instance["InstanceId"],
+        "region": REGION,
+        "availabilityZone": f"{REGION}a",
+        "accountId": ACCOUNT,
+        "imageId": "ami-12c6146b",
+        "instanceType": "t3.medium",
+        "privateIp": "10.0.0.10",
+    }
+    registered = ecs.register_container_instance(cluster=cluster, instanceIdentityDocument=json.dumps(document))
+    return str(registered["containerInstance"]["containerInstanceArn"])
+
+
+def crash_tasks(ecs: Any, cluster: str, task_definition: str, deployment_id: str, reason: str, count: int = 1) -> None:
+    """Tasks of a deployment that start and stop, as when the new image crashes on boot."""
+    tasks = ecs.run_task(cluster=cluster, taskDefinition=task_definition, startedBy=deployment_id, count=count)["tasks"]
+    for task in tasks:
+        ecs.stop_task(cluster=cluster, task=task["taskArn"], reason=reason)
+
+
+def primary_deployment(ecs: Any, service_arn: str) -> dict[str, Any]:
+    cluster = service_arn.split("/")[1]
+    service = ecs.describe_services(cluster=cluster, services=[service_arn])["services"][0]
+    return dict(next(d for d in service["deployments"] if d["status"] == "PRIMARY"))

@@ -10,9 +10,9 @@ from moto import mock_aws
 
 from autodeploy import wiring
 from autodeploy.adapters.aws import CLIENT_CONFIG
-from tools import world
+from tools import moto_gaps, world
 from tools.lambda_context import FakeLambdaContext
-from tools.template import create_tables, function_spec
+from tools.template import create_resources, function_spec
 
 
 @dataclass
@@ -23,8 +23,28 @@ class Aws:
     ecs: Any
     cloudformation: Any
     dynamodb: Any
+    sns: Any
+    sqs: Any
+    ec2: Any
     tagging: Any
     ledger_table: str
+    notifications_queue: str
+
+    def notifications(self) -> list[dict[str, Any]]:
+        """Every message published to the notification topic so far (drains the test queue)."""
+        import json
+
+        messages = []
+        while True:
+            batch = self.sqs.receive_message(QueueUrl=self.notifications_queue, MaxNumberOfMessages=10).get(
+                "Messages", []
+            )
+            if not batch:
+                return messages
+            for message in batch:
+                envelope = json.loads(message["Body"])
+                messages.append({"subject": envelope.get("Subject"), **json.loads(envelope["Message"])})
+                self.sqs.delete_message(QueueUrl=self.notifications_queue, ReceiptHandle=message["ReceiptHandle"])
 
     def ledger(self, target: str) -> list[dict[str, Any]]:
         from boto3.dynamodb.types import TypeDeserializer
@@ -62,20 +82,27 @@ def aws(monkeypatch: pytest.MonkeyPatch) -> Iterator[Aws]:
     """moto in-process, the template's tables, and DeployFunction's environment from the template."""
     with mock_aws():
         session = boto3.session.Session()
-        clients = {
-            name: session.client(name, config=CLIENT_CONFIG) for name in ("ecr", "ecs", "cloudformation", "dynamodb")
-        }
-        tables = create_tables(clients["dynamodb"])
-        spec = function_spec("DeployFunction", physical=tables)
+        names = ("ecr", "ecs", "cloudformation", "dynamodb", "sns")
+        clients = {name: session.client(name, config=CLIENT_CONFIG) for name in names}
+        physical = create_resources(session)
+        spec = function_spec("DeployFunction", physical=physical)
         for key, value in spec.environment.items():
             monkeypatch.setenv(key, value)
+        sqs = session.client("sqs")
+        queue = sqs.create_queue(QueueName="notifications")["QueueUrl"]
+        queue_arn = sqs.get_queue_attributes(QueueUrl=queue, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+        clients["sns"].subscribe(TopicArn=physical["NotificationTopic"], Protocol="sqs", Endpoint=queue_arn)
+        moto_gaps.aws_like_deployments(clients["ecs"])
         world.ensure_repository(clients["ecr"], "web")
         wiring.reset()
         # The functions' clients are created lazily inside the mock; sharing them lets tests inject faults.
         wiring.aws_clients().__dict__.update(clients)
         yield Aws(
             tagging=session.client("resourcegroupstaggingapi"),
-            ledger_table=tables["LedgerTable"],
+            sqs=sqs,
+            ec2=session.client("ec2"),
+            ledger_table=physical["LedgerTable"],
+            notifications_queue=queue,
             **clients,
         )
         wiring.reset()
@@ -88,6 +115,33 @@ def invoke_deploy() -> Any:
 
     def invoke(event: dict[str, Any]) -> dict[str, Any]:
         result: dict[str, Any] = deploy_function.handler(event, FakeLambdaContext())
+        return result
+
+    return invoke
+
+
+@pytest.fixture
+def invoke_track() -> Any:
+    """Calls TrackFunction's handler as Lambda would."""
+    import track_function
+
+    def invoke(event: dict[str, Any]) -> dict[str, Any]:
+        result: dict[str, Any] = track_function.handler(event, FakeLambdaContext(function_name="TrackFunction"))
+        return result
+
+    return invoke
+
+
+@pytest.fixture
+def invoke_reconcile() -> Any:
+    """Calls ReconcileFunction's handler as the schedule would."""
+    import reconcile_function
+
+    from tests.support.events import load_event
+
+    def invoke() -> dict[str, Any]:
+        context = FakeLambdaContext(function_name="ReconcileFunction")
+        result: dict[str, Any] = reconcile_function.handler(load_event("reconcile-schedule.json"), context)
         return result
 
     return invoke

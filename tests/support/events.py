@@ -33,3 +33,28 @@ def ecr_push(tag: str | None, digest: str, repository: str = "web", **envelope: 
     else:
         event["detail"]["image-tag"] = tag
     return event
+
+
+def ecs_deployment(sample: str, service_arn: str, deployment_id: str, **envelope: Any) -> dict[str, Any]:
+    """An ecs-deployment-*.json sample for another service and deployment."""
+    event = load_event(sample)
+    event["id"] = envelope.pop("id", str(uuid.uuid4()))
+    event.update(envelope)
+    event["resources"] = [service_arn]
+    event["detail"]["deploymentId"] = deployment_id
+    event["detail"]["reason"] = event["detail"]["reason"].replace("ecs-svc/4593284752196571201", deployment_id)
+    return event
+
+
+def stack_status(sample: str, stack_id: str, token: str | None, **envelope: Any) -> dict[str, Any]:
+    """A cfn-stack-*.json sample for another stack and operation token."""
+    event = load_event(sample)
+    event["id"] = envelope.pop("id", str(uuid.uuid4()))
+    event.update(envelope)
+    event["resources"] = [stack_id]
+    event["detail"]["stack-id"] = stack_id
+    if token is None:
+        event["detail"].pop("client-request-token")
+    else:
+        event["detail"]["client-request-token"] = token
+    return event

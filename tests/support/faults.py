@@ -41,3 +41,18 @@ def failing(
         yield failed
     finally:
         client.meta.events.unregister(event, inject)
+
+
+@contextmanager
+def amended(client: Any, operation: str, amend: Callable[[dict[str, Any]], None]) -> Iterator[None]:
+    """Let ``amend`` add to a real response, for fields the emulator does not keep (a moto gap)."""
+    event = f"after-call.{client.meta.service_model.service_name}.{operation}"
+
+    def handler(parsed: dict[str, Any], **_: Any) -> None:
+        amend(parsed)
+
+    client.meta.events.register(event, handler)
+    try:
+        yield
+    finally:
+        client.meta.events.unregister(event, handler)

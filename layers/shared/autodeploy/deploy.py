@@ -171,9 +171,17 @@ class DeployOnPush:
     def promote_pending(self, target: Target) -> DeployReport | None:
         """Deploy the target's pending push, now that its rollout in flight has ended."""
         state = self._ledger.state(target.arn)
-        if state.pending is None or state.in_flight is not None:
+        pending = state.pending
+        if pending is None or state.in_flight is not None:
             return None
-        return self.deploy(state.pending.to_push(), [target], DeployOptions(promoted=True))
+        if str(state.last_succeeded.get("sk", "")) > pending.sort_key:
+            # A push newer than this one already succeeded (ECR push times are only to the second).
+            push = pending.to_push()
+            report = DeployReport(push)
+            decision = _Decision(Status.SUPERSEDED, Reason.SUPERSEDED, "a newer push was deployed while it waited")
+            self._decide(report, push, target, decision, DeployOptions(promoted=True))
+            return report
+        return self.deploy(pending.to_push(), [target], DeployOptions(promoted=True))
 
     def deploy(self, push: ImagePush, targets: list[Target], options: DeployOptions = DeployOptions()) -> DeployReport:
         report = DeployReport(push)

@@ -9,8 +9,10 @@ from aws_lambda_powertools.metrics import MetricUnit
 
 from autodeploy.records import Status
 
-if TYPE_CHECKING:  # only the deploy function reports deployments; others must not import it
+if TYPE_CHECKING:  # each function imports only the use case it runs
     from autodeploy.deploy import DeployReport
+    from autodeploy.reconcile import ReconcileReport
+    from autodeploy.tracking import TrackResult
 
 logger = Logger()
 metrics = Metrics()
@@ -18,10 +20,15 @@ tracer = Tracer()
 
 _METRIC_BY_STATUS = {
     Status.IN_PROGRESS: "DeploymentsStarted",
+    Status.QUEUED: "DeploymentsQueued",
     Status.PLANNED: "DeploymentsPlanned",
     Status.SKIPPED: "DeploymentsSkipped",
     Status.REJECTED: "DeploymentsRejected",
+    Status.SUPERSEDED: "DeploymentsSuperseded",
+    Status.SUCCEEDED: "DeploymentsSucceeded",
     Status.FAILED: "DeploymentsFailed",
+    Status.ROLLED_BACK: "DeploymentsRolledBack",
+    Status.TIMED_OUT: "DeploymentsTimedOut",
 }
 
 
@@ -53,3 +60,27 @@ def report_deployments(report: DeployReport) -> None:
         metrics.add_metric(name=f"Reason_{record.reason_code.value}", unit=MetricUnit.Count, value=1)
     for problem in report.retryable:
         logger.warning("will retry", extra={"problem": problem})
+
+
+def report_tracking(result: TrackResult) -> None:
+    logger.info(
+        "rollout event",
+        extra={"target": result.target, "outcome": result.outcome, "why": result.why, **result.summary()},
+    )
+    record = result.record
+    if result.outcome == "closed" and record is not None:
+        metrics.add_metric(name=_METRIC_BY_STATUS[record.status], unit=MetricUnit.Count, value=1)
+        if record.lead_time_seconds is not None:
+            metrics.add_metric(name="LeadTime", unit=MetricUnit.Seconds, value=record.lead_time_seconds)
+    if result.next_deploy is not None:
+        report_deployments(result.next_deploy)
+
+
+def report_reconcile(report: ReconcileReport) -> None:
+    logger.info("reconcile round", extra=report.summary())
+    metrics.add_metric(name="ReconcileTargets", unit=MetricUnit.Count, value=report.targets)
+    metrics.add_metric(name="ReconcileActions", unit=MetricUnit.Count, value=len(report.actions))
+    for error in report.errors:
+        logger.warning("reconcile could not finish a target", extra={"problem": error})
+    for deploy in report.deploys:
+        report_deployments(deploy)

@@ -125,7 +125,7 @@ class TrackRollouts:
             in_flight,
             status,
             code,
-            f"{lead}: {event.reason}{_explain_tasks(stopped)}",
+            f"{lead}: {event.reason.rstrip('.')}{_explain_tasks(stopped)}",
             finished_at=event.envelope.time,
             failure=failure,
         )
@@ -193,7 +193,13 @@ class TrackRollouts:
             task_definition_arn=in_flight.task_definition_arn or record.task_definition_arn,
         )
         failed = status in (Status.FAILED, Status.ROLLED_BACK)
-        succeeded = {"digest": record.digest, "image": record.image, "tag": record.tag, "at": finished.isoformat()}
+        succeeded = {
+            "digest": record.digest,
+            "image": record.image,
+            "tag": record.tag,
+            "at": finished.isoformat(),
+            "sk": record.sort_key,
+        }
         after = self._ledger.finish(
             closed,
             quarantine=f"{status.value}: {reason}"[:400] if failed else None,
