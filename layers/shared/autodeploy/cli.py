@@ -1,36 +1,48 @@
-"""`autodeploy`: read what ecs-autodeploy did, from a terminal.
+"""`autodeploy`: see and steer what ecs-autodeploy does, from a terminal.
 
 Works against real AWS, or an emulator through AWS_ENDPOINT_URL. The ledger table comes from
 --table, else LEDGER_TABLE, else the outputs of the installed stack (--stack, default ecs-autodeploy).
+Targets are named by ARN, by cluster/service for a service, or by name for a stack.
 """
 
 from __future__ import annotations
 
 import argparse
+import getpass
 import json
 import os
 import sys
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 from autodeploy.adapters.aws import AwsClients, aws_call
-from autodeploy.adapters.ledger import Ledger
 from autodeploy.errors import AutodeployError
+from autodeploy.operations import OperationError, release, rollback, status_of, statuses, wait_for_outcome
 from autodeploy.records import DeploymentRecord
+
+if TYPE_CHECKING:
+    from autodeploy.deploy import DeployOnPush
+    from autodeploy.rollout import TargetState
 
 
 class CliError(Exception):
     """A problem the user can fix; printed without a traceback."""
 
 
-def ledger_table(clients: AwsClients, table: str | None, stack: str) -> str:
-    if table or os.environ.get("LEDGER_TABLE"):
-        return table or os.environ["LEDGER_TABLE"]
+def configure(clients: AwsClients, table: str | None, stack: str) -> None:
+    """Point the use cases at the installed stack's ledger and topic (flags, environment, or outputs)."""
+    if table:
+        os.environ["LEDGER_TABLE"] = table
+    if os.environ.get("LEDGER_TABLE"):
+        return
     with aws_call(f"reading the outputs of stack {stack}"):
         outputs = clients.cloudformation.describe_stacks(StackName=stack)["Stacks"][0].get("Outputs", [])
-    for output in outputs:
-        if output["OutputKey"] == "LedgerTableName":
-            return output["OutputValue"]
-    raise CliError(f"stack {stack} has no LedgerTableName output; pass --table")
+    values = {o["OutputKey"]: o["OutputValue"] for o in outputs}
+    if "LedgerTableName" not in values:
+        raise CliError(f"stack {stack} has no LedgerTableName output; pass --table")
+    os.environ["LEDGER_TABLE"] = values["LedgerTableName"]
+    if "NotificationTopicArn" in values:
+        os.environ.setdefault("NOTIFICATION_TOPIC_ARN", values["NotificationTopicArn"])
 
 
 def resolve_target(clients: AwsClients, name: str) -> str:
@@ -41,7 +53,7 @@ def resolve_target(clients: AwsClients, name: str) -> str:
         cluster, service = name.split("/", 1)
         with aws_call(f"looking up service {name}"):
             found = clients.ecs.describe_services(cluster=cluster, services=[service]).get("services", [])
-        if not found:
+        if not found or found[0].get("status") == "INACTIVE":
             raise CliError(f"no service {service} in cluster {cluster}")
         return found[0]["serviceArn"]
     with aws_call(f"looking up stack {name}"):
@@ -49,17 +61,44 @@ def resolve_target(clients: AwsClients, name: str) -> str:
     return stacks[0]["StackId"]
 
 
+def _table(rows: Sequence[Sequence[str]]) -> str:
+    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]) - 1)]
+    return "\n".join(
+        "  ".join(cell.ljust(w) for cell, w in zip(row[:-1], widths, strict=True)) + "  " + row[-1] for row in rows
+    )
+
+
 def render_history(records: Sequence[DeploymentRecord]) -> str:
     if not records:
         return "no deployments recorded for this target"
-    rows = [("PUSHED (UTC)", "TAG", "STATUS", "IMAGE", "REASON")]
+    rows = [("PUSHED (UTC)", "TAG", "STATUS", "IMAGE", "LEAD", "REASON")]
     for r in records:
         image = (r.image or r.digest).rsplit("@", 1)[-1][:19]
-        rows.append((r.pushed_at.strftime("%Y-%m-%d %H:%M:%S"), r.tag or "-", r.status.value, image, r.reason))
-    widths = [max(len(row[i]) for row in rows) for i in range(4)]
-    return "\n".join(
-        "  ".join(cell.ljust(w) for cell, w in zip(row[:4], widths, strict=True)) + "  " + row[4] for row in rows
+        lead = f"{r.lead_time_seconds}s" if r.lead_time_seconds is not None else "-"
+        rows.append((r.pushed_at.strftime("%Y-%m-%d %H:%M:%S"), r.tag or "-", r.status.value, image, lead, r.reason))
+    return _table(rows)
+
+
+def render_state(name: str, state: TargetState) -> str:
+    lines = [name]
+    flight = state.in_flight
+    lines.append(
+        f"  in flight:  {flight.push.tag or flight.push.digest[:19]} since {flight.started_at:%Y-%m-%d %H:%M:%S}"
+        + (f" ({flight.deployment_id})" if flight.deployment_id else "")
+        if flight
+        else "  in flight:  nothing"
     )
+    pending = state.pending
+    lines.append(f"  waiting:    {pending.tag or pending.digest[:19]}" if pending else "  waiting:    nothing")
+    good = state.last_succeeded
+    lines.append(
+        f"  last good:  {good.get('tag') or good.get('digest')} at {good.get('at')}"
+        if good
+        else "  last good:  none recorded"
+    )
+    for digest, why in state.quarantined.items():
+        lines.append(f"  quarantined {digest[:19]}: {why}")
+    return "\n".join(lines)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -72,23 +111,86 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     commands = parser.add_subparsers(dest="command", required=True)
     history = commands.add_parser("history", help="a target's deployments, newest first")
-    history.add_argument("target", help="service ARN or cluster/service, or stack ARN or name")
+    history.add_argument("target")
     history.add_argument("--limit", type=int, default=20)
-    history.add_argument("--json", action="store_true", help="print the records as JSON")
+    history.add_argument("--json", action="store_true", help="print the ledger items as JSON")
+    status = commands.add_parser("status", help="what is in flight, waiting and quarantined, per target")
+    status.add_argument("target", nargs="?", help="one target (default: every registered target)")
+    back = commands.add_parser("rollback", help="deploy a previous image now (past policy and quarantine)")
+    back.add_argument("target")
+    back.add_argument("--to", help="tag or digest to go back to (default: the last good image before the current)")
+    back.add_argument("--no-wait", action="store_true", help="start the rollback and return")
+    back.add_argument(
+        "--timeout", type=int, default=1800, help="seconds to wait for its outcome (default: %(default)s)"
+    )
+    rel = commands.add_parser("release", help="let reconcile deploy a quarantined digest again")
+    rel.add_argument("target")
+    rel.add_argument("digest")
     args = parser.parse_args(argv)
 
-    clients = AwsClients()
+    from autodeploy import wiring
+
+    clients = wiring.aws_clients()
     try:
-        ledger = Ledger(clients.dynamodb, ledger_table(clients, args.table, args.stack))
-        records = ledger.history(resolve_target(clients, args.target), limit=args.limit)
-    except (CliError, AutodeployError) as exc:
+        configure(clients, args.table, args.stack)
+        deployer = wiring.deploy_on_push()
+        if args.command == "status" and args.target is None:
+            return _status_all(deployer)
+        arn = resolve_target(clients, args.target)
+        if args.command == "history":
+            records = deployer.ledger.history(arn, limit=args.limit)
+            print(
+                json.dumps([r.to_item() for r in records], indent=2, default=str)
+                if args.json
+                else render_history(records)
+            )
+        elif args.command == "status":
+            found = status_of(deployer, arn)
+            print(
+                render_state(f"{found.target.kind.value} {found.target.name} ({found.target.repository})", found.state)
+            )
+            print(render_history(found.latest))
+        elif args.command == "rollback":
+            return _rollback(deployer, arn, args.to, not args.no_wait, args.timeout)
+        elif args.command == "release":
+            released = release(deployer, arn, args.digest)
+            print(f"released {args.digest}" if released else f"{args.digest} was not quarantined")
+    except (CliError, AutodeployError, OperationError) as exc:
         print(f"autodeploy: {exc}", file=sys.stderr)
         return 2
-    if args.json:
-        print(json.dumps([r.to_item() for r in records], indent=2, default=str))
-    else:
-        print(render_history(records))
     return 0
+
+
+def _status_all(deployer: DeployOnPush) -> int:
+    found = statuses(deployer)
+    if not found:
+        print("no registered targets")
+    for target, state in found:
+        print(
+            render_state(
+                f"{target.kind.value} {target.name} ({target.repository}, {target.tag_filter}, {target.mode})", state
+            )
+        )
+    return 0
+
+
+def _rollback(deployer: DeployOnPush, arn: str, to: str | None, wait: bool, timeout: int) -> int:
+    report = rollback(deployer, arn, to, requested_by=getpass.getuser())
+    recorded = next((r for r in report.recorded if r.record.target == arn), None)
+    if recorded is None:
+        print("autodeploy: the rollback was not started: " + "; ".join(report.retryable), file=sys.stderr)
+        return 2
+    record = recorded.record
+    print(f"rollback of {record.target_name} to {record.tag or record.digest}: {record.status.value} ({record.reason})")
+    if not wait or record.status.is_terminal:
+        return 0 if record.status.value in ("IN_PROGRESS", "QUEUED", "SUCCEEDED") else 1
+
+    def progress(current: DeploymentRecord, elapsed: float) -> None:
+        print(f"  {elapsed:5.0f}s  {current.status.value}", flush=True)
+
+    final = wait_for_outcome(deployer, record, timeout, progress)
+    print(f"rollback {final.status.value}: {final.reason}")
+    return 0 if final.status.value == "SUCCEEDED" else 1
 
 
 if __name__ == "__main__":
