@@ -1,0 +1,1 @@
+"""The scaling reviewer: pure models and rules next to the native step-scaling policy."""
