@@ -179,3 +179,80 @@ def primary_deployment(ecs: Any, service_arn: str) -> dict[str, Any]:
     cluster = service_arn.split("/")[1]
     service = ecs.describe_services(cluster=cluster, services=[service_arn])["services"][0]
     return dict(next(d for d in service["deployments"] if d["status"] == "PRIMARY"))
+
+
+def scalable_service(
+    ecs: Any,
+    autoscaling: Any,
+    cloudwatch: Any,
+    cluster: str,
+    name: str,
+    *,
+    desired: int = 2,
+    minimum: int = 1,
+    maximum: int = 8,
+    review: str | None = "observe",
+    wrong_dimensions: bool = False,
+    extra_tags: dict[str, str] | None = None,
+) -> str:
+    """The seed's service scaling: a scalable target, a +1 step policy with a 300 s cooldown and
+    a CPU > 60% alarm over 5 minutes (with the seed's wrong dimensions if asked)."""
+    tags = {**({"autodeploy:scaling-review": review} if review else {}), **(extra_tags or {})}
+    arn = create_service(ecs, cluster, name, f"{REGISTRY}/{name}:1.0.0", tags, desired_count=desired)
+    resource = f"service/{cluster}/{name}"
+    autoscaling.register_scalable_target(
+        ServiceNamespace="ecs",
+        ResourceId=resource,
+        ScalableDimension="ecs:service:DesiredCount",
+        MinCapacity=minimum,
+        MaxCapacity=maximum,
+    )
+    policy = autoscaling.put_scaling_policy(
+        PolicyName=f"{name}-scale-out",
+        ServiceNamespace="ecs",
+        ResourceId=resource,
+        ScalableDimension="ecs:service:DesiredCount",
+        PolicyType="StepScaling",
+        StepScalingPolicyConfiguration={
+            "AdjustmentType": "ChangeInCapacity",
+            "StepAdjustments": [{"MetricIntervalLowerBound": 0, "ScalingAdjustment": 1}],
+            "Cooldown": 300,
+            "MetricAggregationType": "Average",
+        },
+    )["PolicyARN"]
+    dimensions = [{"Name": "ServiceName", "Value": name}]
+    if not wrong_dimensions:
+        dimensions.insert(0, {"Name": "ClusterName", "Value": cluster})
+    cloudwatch.put_metric_alarm(
+        AlarmName=f"{name}-cpu-high",
+        Namespace="AWS/ECS",
+        MetricName="CPUUtilization",
+        Dimensions=dimensions,
+        Statistic="Average",
+        Period=60,
+        EvaluationPeriods=5,
+        Threshold=60,
+        ComparisonOperator="GreaterThanThreshold",
+        AlarmActions=[policy],
+    )
+    return arn
+
+
+def put_cpu(cloudwatch: Any, cluster: str, service: str, values: list[float]) -> None:
+    """Per-minute service CPU ending now, under the dimensions ECS publishes it with."""
+    from datetime import UTC, datetime, timedelta
+
+    now = datetime.now(UTC).replace(second=0, microsecond=0)
+    right = [{"Name": "ClusterName", "Value": cluster}, {"Name": "ServiceName", "Value": service}]
+    data = [
+        {
+            "MetricName": "CPUUtilization",
+            "Dimensions": right,
+            "Timestamp": now - timedelta(minutes=len(values) - i),
+            "Value": v,
+            "Unit": "Percent",
+        }
+        for i, v in enumerate(values)
+    ]
+    for start in range(0, len(data), 20):
+        cloudwatch.put_metric_data(Namespace="AWS/ECS", MetricData=data[start : start + 20])

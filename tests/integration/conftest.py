@@ -25,9 +25,12 @@ class Aws:
     dynamodb: Any
     sns: Any
     sqs: Any
+    autoscaling: Any
+    cloudwatch: Any
     ec2: Any
     tagging: Any
     ledger_table: str
+    decisions_table: str
     notifications_queue: str
 
     def notifications(self) -> list[dict[str, Any]]:
@@ -82,12 +85,12 @@ def aws(monkeypatch: pytest.MonkeyPatch) -> Iterator[Aws]:
     """moto in-process, the template's tables, and DeployFunction's environment from the template."""
     with mock_aws():
         session = boto3.session.Session()
-        names = ("ecr", "ecs", "cloudformation", "dynamodb", "sns")
+        names = ("ecr", "ecs", "cloudformation", "dynamodb", "sns", "application-autoscaling", "cloudwatch")
         clients = {name: session.client(name, config=CLIENT_CONFIG) for name in names}
         physical = create_resources(session)
-        spec = function_spec("DeployFunction", physical=physical)
-        for key, value in spec.environment.items():
-            monkeypatch.setenv(key, value)
+        for function in ("DeployFunction", "ReviewFunction"):
+            for key, value in function_spec(function, physical=physical).environment.items():
+                monkeypatch.setenv(key, value)
         sqs = session.client("sqs")
         queue = sqs.create_queue(QueueName="notifications")["QueueUrl"]
         queue_arn = sqs.get_queue_attributes(QueueUrl=queue, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
@@ -97,12 +100,15 @@ def aws(monkeypatch: pytest.MonkeyPatch) -> Iterator[Aws]:
         wiring.reset()
         # The functions' clients are created lazily inside the mock; sharing them lets tests inject faults.
         wiring.aws_clients().__dict__.update(clients)
+        wiring.aws_clients().__dict__["application_autoscaling"] = clients["application-autoscaling"]
         yield Aws(
             tagging=session.client("resourcegroupstaggingapi"),
             sqs=sqs,
             ec2=session.client("ec2"),
             ledger_table=physical["LedgerTable"],
+            decisions_table=physical["DecisionsTable"],
             notifications_queue=queue,
+            autoscaling=clients.pop("application-autoscaling"),
             **clients,
         )
         wiring.reset()
@@ -142,6 +148,18 @@ def invoke_reconcile() -> Any:
     def invoke() -> dict[str, Any]:
         context = FakeLambdaContext(function_name="ReconcileFunction")
         result: dict[str, Any] = reconcile_function.handler(load_event("reconcile-schedule.json"), context)
+        return result
+
+    return invoke
+
+
+@pytest.fixture
+def invoke_review() -> Any:
+    """Calls ReviewFunction's handler as EventBridge or the schedule would."""
+    import review_function
+
+    def invoke(event: dict[str, Any]) -> dict[str, Any]:
+        result: dict[str, Any] = review_function.handler(event, FakeLambdaContext(function_name="ReviewFunction"))
         return result
 
     return invoke

@@ -27,7 +27,7 @@ def failing(
 ) -> Iterator[list[dict[str, Any]]]:
     """Make ``operation`` fail ``times`` times (when ``when(params)``), then behave normally."""
     failed: list[dict[str, Any]] = []
-    event = f"before-call.{client.meta.service_model.service_name}.{operation}"
+    event = f"before-call.{client.meta.service_model.service_id.hyphenize()}.{operation}"
 
     def inject(params: dict[str, Any], **_: Any) -> Any:
         if len(failed) >= times or not when(params):
@@ -46,7 +46,7 @@ def failing(
 @contextmanager
 def amended(client: Any, operation: str, amend: Callable[[dict[str, Any]], None]) -> Iterator[None]:
     """Let ``amend`` add to a real response, for fields the emulator does not keep (a moto gap)."""
-    event = f"after-call.{client.meta.service_model.service_name}.{operation}"
+    event = f"after-call.{client.meta.service_model.service_id.hyphenize()}.{operation}"
 
     def handler(parsed: dict[str, Any], **_: Any) -> None:
         amend(parsed)

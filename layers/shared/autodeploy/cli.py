@@ -13,7 +13,8 @@ import json
 import os
 import sys
 from collections.abc import Sequence
-from typing import TYPE_CHECKING
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from autodeploy.adapters.aws import AwsClients, aws_call
 from autodeploy.errors import AutodeployError
@@ -126,7 +127,17 @@ def main(argv: Sequence[str] | None = None) -> int:
     rel = commands.add_parser("release", help="let reconcile deploy a quarantined digest again")
     rel.add_argument("target")
     rel.add_argument("digest")
+    dec = commands.add_parser("decisions", help="a service's recent scaling decisions, newest first")
+    dec.add_argument("target", help="cluster/service or service ARN")
+    dec.add_argument("--limit", type=int, default=20)
+    dec.add_argument("--json", action="store_true", help="print the decision records as JSON")
+    line = commands.add_parser("timeline", help="draw a service's scaling timeline as a PNG")
+    line.add_argument("target", help="cluster/service or service ARN")
+    line.add_argument("--limit", type=int, default=240, help="how many recent reviews (default: %(default)s)")
+    line.add_argument("--out", type=Path, default=Path("timeline.png"), help="PNG file (default: %(default)s)")
     args = parser.parse_args(argv)
+    if args.command in ("decisions", "timeline"):
+        return _scaling_command(args)
 
     from autodeploy import wiring
 
@@ -159,6 +170,64 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"autodeploy: {exc}", file=sys.stderr)
         return 2
     return 0
+
+
+def _scaling_command(args: argparse.Namespace) -> int:
+    from autodeploy import wiring
+    from autodeploy.adapters.decision_log import DecisionLog
+
+    clients = wiring.aws_clients()
+    try:
+        table = _decisions_table(clients, args.stack)
+        arn = resolve_target(clients, args.target)
+        records = DecisionLog(clients.dynamodb, table, 30).recent(arn, limit=args.limit)
+        if args.command == "decisions":
+            print(json.dumps(records, indent=2, default=str) if args.json else render_decisions(records))
+            return 0
+        from autodeploy.timeline import draw
+
+        path = draw(records, f"{args.target}: scaling decisions", args.out)
+    except (CliError, AutodeployError, RuntimeError, ValueError) as exc:
+        print(f"autodeploy: {exc}", file=sys.stderr)
+        return 2
+    print(f"wrote {path} ({len(records)} reviews)")
+    return 0
+
+
+def _decisions_table(clients: AwsClients, stack: str) -> str:
+    if os.environ.get("DECISIONS_TABLE"):
+        return os.environ["DECISIONS_TABLE"]
+    with aws_call(f"reading the outputs of stack {stack}"):
+        outputs = clients.cloudformation.describe_stacks(StackName=stack)["Stacks"][0].get("Outputs", [])
+    for output in outputs:
+        if output["OutputKey"] == "DecisionsTableName":
+            return output["OutputValue"]
+    raise CliError(f"stack {stack} has no DecisionsTableName output; set DECISIONS_TABLE")
+
+
+def render_decisions(records: Sequence[dict[str, Any]]) -> str:
+    if not records:
+        return "no scaling decisions recorded for this service"
+    rows = [("REVIEWED (UTC)", "DECISION", "COUNT", "NATIVE", "APPLIED", "ALARMS", "REASON")]
+    for r in records:
+        native = int(r.get("native", {}).get("adjustment", 0))
+        alarms = ",".join(f"{k}={v}" for k, v in sorted(r.get("alarms", {}).items())) or "-"
+        rows.append(
+            (
+                str(r["reviewed_at"])[:19].replace("T", " "),
+                str(r["decision"]),
+                f"{r['current_count']}->{r['recommended_count']}",
+                f"{native:+d}" if native else "0",
+                "yes" if r.get("applied") else "no",
+                alarms,
+                str(r["reason"]),
+            )
+        )
+    findings = sorted({f for r in records[:1] for f in r.get("findings", [])})
+    text = _table(rows)
+    if findings:
+        text += "\nfindings (latest review):\n" + "\n".join(f"  - {f}" for f in findings)
+    return text
 
 
 def _status_all(deployer: DeployOnPush) -> int:

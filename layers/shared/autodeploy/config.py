@@ -40,3 +40,21 @@ class DeploySettings:
             rollout_timeout_minutes=_minutes(environ, "ROLLOUT_TIMEOUT_MINUTES", 60),
             resume_after_minutes=_minutes(environ, "RESUME_AFTER_MINUTES", 5),
         )
+
+
+@dataclass(frozen=True, slots=True)
+class ReviewSettingsFromEnv:
+    decisions_table: str
+    retention_days: int = 30
+
+    @classmethod
+    def from_environ(cls, environ: Mapping[str, str] = os.environ) -> ReviewSettingsFromEnv:
+        days = environ.get("DECISION_RETENTION_DAYS", "").strip() or "30"
+        if not days.isdigit() or int(days) < 1:
+            raise ConfigurationError(
+                f"environment variable DECISION_RETENTION_DAYS={days!r} must be a whole number of days"
+            )
+        return cls(
+            decisions_table=_required(environ, "DECISIONS_TABLE", "the DynamoDB scaling decisions table"),
+            retention_days=int(days),
+        )

@@ -174,3 +174,33 @@ def parse_rollout_event(event: object) -> EcsDeploymentEvent | StackStatusEvent:
     if envelope.source == CFN_SOURCE and envelope.detail_type == CFN_STACK_DETAIL_TYPE:
         return StackStatusEvent.from_event(envelope, detail)
     raise InvalidEvent(f"not a rollout event: {envelope.source!r} / {envelope.detail_type!r}")
+
+
+ALARM_DETAIL_TYPE = "CloudWatch Alarm State Change"
+
+
+@dataclass(frozen=True, slots=True)
+class AlarmStateChange:
+    envelope: EventEnvelope
+    alarm_name: str
+    state: str
+    previous_state: str | None
+
+
+def parse_review_trigger(event: object) -> AlarmStateChange | None:
+    """The reviewer's triggers: an alarm state change, or the schedule (None)."""
+    if isinstance(event, Mapping) and (not event or event.get("detail-type") == "Scheduled Event"):
+        return None
+    envelope, detail = EventEnvelope.parse(event)
+    if envelope.detail_type != ALARM_DETAIL_TYPE:
+        raise InvalidEvent(f"expected {ALARM_DETAIL_TYPE!r} or the schedule, got {envelope.detail_type!r}")
+    state = detail.get("state")
+    previous = detail.get("previousState")
+    if not isinstance(state, Mapping):
+        raise InvalidEvent("detail.state is missing or not an object")
+    return AlarmStateChange(
+        envelope=envelope,
+        alarm_name=_field(detail, "alarmName", "detail."),
+        state=_field(state, "value", "detail.state."),
+        previous_state=str(previous.get("value")) if isinstance(previous, Mapping) else None,
+    )

@@ -12,6 +12,7 @@ from autodeploy.records import Status
 if TYPE_CHECKING:  # each function imports only the use case it runs
     from autodeploy.deploy import DeployReport
     from autodeploy.reconcile import ReconcileReport
+    from autodeploy.scaling_review import ReviewReport
     from autodeploy.tracking import TrackResult
 
 logger = Logger()
@@ -84,3 +85,31 @@ def report_reconcile(report: ReconcileReport) -> None:
         logger.warning("reconcile could not finish a target", extra={"problem": error})
     for deploy in report.deploys:
         report_deployments(deploy)
+
+
+def report_review(report: ReviewReport) -> None:
+    for reviewed in report.reviewed:
+        decision = reviewed.decision
+        logger.info(
+            "scaling decision",
+            extra={
+                "service": reviewed.service,
+                "decision": decision.decision.value,
+                "current_count": decision.current_count,
+                "recommended_count": decision.recommended_count,
+                "native_adjustment": decision.native.get("adjustment", 0),
+                "applied": reviewed.applied,
+                "mode": reviewed.mode.value,
+                "reason": decision.reason,
+                "findings": list(decision.findings),
+            },
+        )
+        name = {"SCALE_OUT": "ScalingScaleOut", "SCALE_IN": "ScalingScaleIn", "HOLD": "ScalingHold"}
+        metrics.add_metric(name=name[decision.decision.value], unit=MetricUnit.Count, value=1)
+        if decision.diverges:
+            metrics.add_metric(name="ScalingDivergence", unit=MetricUnit.Count, value=1)
+        if reviewed.applied:
+            metrics.add_metric(name="ScalingApplied", unit=MetricUnit.Count, value=1)
+    metrics.add_metric(name="ScalingReviews", unit=MetricUnit.Count, value=len(report.reviewed))
+    for problem in [*report.skipped, *report.errors]:
+        logger.warning("scaling review problem", extra={"problem": problem})

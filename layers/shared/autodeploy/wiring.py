@@ -11,6 +11,7 @@ from autodeploy.config import DeploySettings
 if TYPE_CHECKING:
     from autodeploy.deploy import DeployOnPush
     from autodeploy.reconcile import Reconcile
+    from autodeploy.scaling_review import ReviewScaling
     from autodeploy.tracking import TrackRollouts
 
 
@@ -81,7 +82,29 @@ def reconcile() -> Reconcile:
     )
 
 
+@cache
+def review_scaling() -> ReviewScaling:
+    from functools import partial
+
+    from autodeploy.adapters.autoscaling import AutoScalingReader
+    from autodeploy.adapters.cloudwatch import CloudWatchReader
+    from autodeploy.adapters.decision_log import DecisionLog
+    from autodeploy.adapters.discovery import reviewed_services
+    from autodeploy.adapters.ecs import EcsServices
+    from autodeploy.config import ReviewSettingsFromEnv
+    from autodeploy.scaling_review import ReviewScaling
+
+    config, clients = ReviewSettingsFromEnv.from_environ(), aws_clients()
+    return ReviewScaling(
+        find_services=partial(reviewed_services, clients.tagging),
+        services=EcsServices(clients.ecs),
+        autoscaling=AutoScalingReader(clients.application_autoscaling),
+        cloudwatch=CloudWatchReader(clients.cloudwatch),
+        log=DecisionLog(clients.dynamodb, config.decisions_table, config.retention_days),
+    )
+
+
 def reset() -> None:
     """Forget built objects (tests switch environments between cases)."""
-    for built in (reconcile, track_rollouts, deploy_on_push, settings, aws_clients):
+    for built in (review_scaling, reconcile, track_rollouts, deploy_on_push, settings, aws_clients):
         built.cache_clear()

@@ -22,7 +22,9 @@ from autodeploy import __version__
 from autodeploy.errors import PermanentError, RetryableError
 
 if TYPE_CHECKING:
+    from mypy_boto3_application_autoscaling import ApplicationAutoScalingClient
     from mypy_boto3_cloudformation import CloudFormationClient
+    from mypy_boto3_cloudwatch import CloudWatchClient
     from mypy_boto3_dynamodb import DynamoDBClient
     from mypy_boto3_ecr import ECRClient
     from mypy_boto3_ecs import ECSClient
@@ -124,6 +126,16 @@ class AwsClients:
     @cached_property
     def sns(self) -> SNSClient:
         client: SNSClient = self._client("sns")
+        return client
+
+    @cached_property
+    def application_autoscaling(self) -> ApplicationAutoScalingClient:
+        client: ApplicationAutoScalingClient = self._client("application-autoscaling")
+        return client
+
+    @cached_property
+    def cloudwatch(self) -> CloudWatchClient:
+        client: CloudWatchClient = self._client("cloudwatch")
         return client
 
     def ecr_registry(self, account: str, region: str) -> str:

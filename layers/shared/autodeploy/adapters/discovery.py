@@ -68,3 +68,22 @@ class TargetDiscovery:
                     except MisconfiguredTarget as exc:
                         misconfigured.append((arn, exc))
         return Discovered(sorted(targets, key=lambda t: t.arn), misconfigured)
+
+
+SCALING_REVIEW_TAG = "autodeploy:scaling-review"
+
+
+def reviewed_services(tagging: ResourceGroupsTaggingAPIClient) -> dict[str, str]:
+    """ECS services tagged for the scaling review, with their mode as tagged (one paginated query)."""
+    found: dict[str, str] = {}
+    with aws_call("finding services tagged for the scaling review"):
+        pages = tagging.get_paginator("get_resources").paginate(
+            TagFilters=[{"Key": SCALING_REVIEW_TAG}],
+            ResourceTypeFilters=["ecs:service"],
+            PaginationConfig={"PageSize": 100},
+        )
+        for page in pages:
+            for resource in page.get("ResourceTagMappingList", []):
+                tags = {t["Key"]: t["Value"] for t in resource.get("Tags", [])}
+                found[resource["ResourceARN"]] = tags.get(SCALING_REVIEW_TAG, "").strip()
+    return found

@@ -28,6 +28,10 @@ class ServiceState:
     task_definition_arn: str
     deployment_controller: str
     deployments: list[dict[str, Any]] = field(default_factory=list)
+    desired_count: int = 0
+    running_count: int = 0
+    pending_count: int = 0
+    events: tuple[str, ...] = ()  # the latest service event messages, newest first
 
     @property
     def family(self) -> str:
@@ -82,6 +86,10 @@ class EcsServices:
                         task_definition_arn=service.get("taskDefinition", ""),
                         deployment_controller=service.get("deploymentController", {}).get("type", "ECS"),
                         deployments=[dict(d) for d in service.get("deployments", [])],
+                        desired_count=service.get("desiredCount", 0),
+                        running_count=service.get("runningCount", 0),
+                        pending_count=service.get("pendingCount", 0),
+                        events=tuple(e.get("message", "") for e in service.get("events", [])[:10]),
                     )
         return states
 
@@ -170,3 +178,8 @@ class EcsServices:
             }
             for t in tasks
         ]
+
+    def set_desired_count(self, service: ServiceState, count: int) -> None:
+        """Change only the desired count (the scaling reviewer's act mode)."""
+        with aws_call(f"setting the desired count of {service.name} to {count}"):
+            self._ecs.update_service(cluster=service.cluster_arn, service=service.arn, desiredCount=count)
