@@ -49,7 +49,7 @@ typecheck: $(VENV)/.installed ## mypy --strict
 
 validate: $(VENV)/.installed $(SAM_VENV)/.installed ## sam validate --lint and cfn-lint
 	$(SAM) validate --lint --region $(REGION)
-	$(VENV)/bin/cfn-lint template.yaml
+	$(VENV)/bin/cfn-lint template.yaml stacks/*.yaml
 
 build: $(VENV)/.installed $(SAM_VENV)/.installed ## sam build (no Docker: makefile builds with arm64 wheels)
 	PATH="$(CURDIR)/$(VENV)/bin:$$PATH" $(SAM) build

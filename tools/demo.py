@@ -1,117 +1,368 @@
-"""`make demo`: the deploy-on-push story, played through the real handler on an embedded moto server.
+"""`make demo`: the whole story on an embedded moto server, through the real handlers.
 
-Each step sends the event EventBridge would deliver and prints what the function decided, as
-recorded in the ledger, and why.
+Every event goes onto the emulator's EventBridge bus and reaches a function only if one of the
+template's own rules routes it there. What moto cannot do is said as it happens: ECR, ECS and
+CloudWatch emit no events on moto, so the demo puts on the bus the events AWS would send; ECS
+never runs a rollout, so the demo reports its deployments' ends and crashes a deployment's tasks.
 """
 
 from __future__ import annotations
 
+import contextlib
+import io
+import json
 import os
 import sys
 import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import boto3
 
-from tools import world
+from tools import moto_gaps, world
+from tools.eventbridge import Delivery, Router
 from tools.lambda_context import FakeLambdaContext
 from tools.local_invoke import emulator, load_handler, point_at
+from tools.template import ROOT
 
 BOLD, DIM, RESET = ("\033[1m", "\033[2m", "\033[0m") if sys.stdout.isatty() else ("", "", "")
+EVENTS = ROOT / "events"
 
 
-def event(tag: str, digest: str, event_id: str | None = None) -> dict[str, Any]:
-    return {
-        "version": "0",
-        "id": event_id or f"demo-{tag}-{int(time.time() * 1000)}",
-        "detail-type": "ECR Image Action",
-        "source": "aws.ecr",
-        "account": world.ACCOUNT,
-        "time": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
-        "region": world.REGION,
-        "resources": [],
-        "detail": {
-            "result": "SUCCESS",
-            "repository-name": "web",
-            "image-digest": digest,
-            "action-type": "PUSH",
-            "image-tag": tag,
-        },
-    }
+@dataclass
+class Story:
+    """What happened, step by step, for the e2e tests to check."""
+
+    steps: dict[str, list[Delivery]] = field(default_factory=dict)
+    history: list[dict[str, Any]] = field(default_factory=list)
+    decisions: list[dict[str, Any]] = field(default_factory=list)
+    notifications: list[dict[str, Any]] = field(default_factory=list)
+    quarantined: dict[str, str] = field(default_factory=dict)
+    setup: list[str] = field(default_factory=list)
+    timeline: Path | None = None
+    seconds: float = 0.0
 
 
-def step(title: str) -> None:
-    print(f"\n{BOLD}{title}{RESET}")
+def sample(name: str, **changes: Any) -> dict[str, Any]:
+    event: dict[str, Any] = json.loads((EVENTS / name).read_text())
+    for key, value in changes.items():
+        if key == "detail":
+            event["detail"].update(value)
+        else:
+            event[key] = value
+    return event
 
 
-def show(result: dict[str, Any]) -> None:
-    for target in result["targets"]:
-        kind, *path = target["target"].split(":", 5)[5].split("/")
-        name = f"{kind} {'/'.join(path) if kind == 'service' else path[0]}"
-        duplicate = " (already recorded: duplicate delivery)" if target.get("duplicate") else ""
-        print(f"  {name:<26} {target['status']:<12} {target['reason']}{duplicate}")
+class Demo:
+    def __init__(self, url: str, out: Path, say: Any = print) -> None:
+        self.url, self.out, self.say = url, out, say
+        self.story = Story()
+        self.clock = datetime.now(UTC).replace(microsecond=0) - timedelta(hours=1)  # the story's own time
+        self.session = boto3.session.Session()
+        self.ecr = self.session.client("ecr")
+        self.ecs = self.session.client("ecs")
+        self.cloudwatch: Any = self.session.client("cloudwatch")
+        self.autoscaling = self.session.client("application-autoscaling")
+
+    # -- narration ---------------------------------------------------------------------------------
+
+    def step(self, title: str) -> None:
+        self.say(f"\n{BOLD}{title}{RESET}")
+
+    def note(self, text: str) -> None:
+        self.say(f"  {DIM}{text}{RESET}")
+
+    def show(self, deliveries: list[Delivery]) -> None:
+        for delivery in deliveries:
+            result = delivery.result
+            if delivery.function == "DeployFunction":
+                for target in result.get("targets", []):
+                    self.say(
+                        f"  DeployFunction  {_name(target['target']):<18} {target['status']:<12} {target['reason']}"
+                    )
+            elif delivery.function == "TrackFunction":
+                status = result.get("status", result.get("outcome"))
+                target = _name(result["target"]) if "target" in result else "-"
+                self.say(f"  TrackFunction   {target:<18} {status:<12} {result.get('reason', result.get('why'))}")
+                for target in result.get("next", []):
+                    name = _name(target["target"])
+                    self.say(f"  TrackFunction   {name:<18} {target['status']:<12} next: {target['reason']}")
+            elif delivery.function == "ReviewFunction":
+                for reviewed in result.get("reviewed", []):
+                    native = f"{reviewed['native']:+d}" if reviewed["native"] else "no change"
+                    counts = f"{reviewed['current']} -> {reviewed['recommended']}"
+                    self.say(
+                        f"  ReviewFunction  {_name(reviewed['service']):<18} {reviewed['decision']:<12} "
+                        f"{counts} (native policy: {native}): {reviewed['reason']}"
+                    )
+
+    # -- the story ---------------------------------------------------------------------------------
+
+    def play(self) -> Story:
+        started = time.monotonic()
+        os.environ["POWERTOOLS_METRICS_DISABLED"] = "true"
+        quiet = {"LogLevel": "WARNING"}
+        handlers = {
+            name: load_handler(name, parameters=quiet) for name in ("DeployFunction", "TrackFunction", "ReviewFunction")
+        }
+        self.review = handlers["ReviewFunction"]
+        from autodeploy import wiring
+
+        for client in (self.ecs, wiring.aws_clients().ecs):
+            moto_gaps.aws_like_deployments(client)
+            moto_gaps.remember_deployment_configuration(client)
+        moto_gaps.scaling_activities_unavailable(wiring.aws_clients().application_autoscaling)
+        self.router = Router(self.session, handlers)
+        self.router.install()
+        self.notifications = self._subscribe_to_notifications()
+        self._set_up()
+
+        self.step("1. docker push web:1.0.1")
+        first = self.push("1.0.1")
+        self.remember("push 1.0.1", first)
+        self.note(f"prod/web now runs {self.running()}")
+
+        self.step("2. web:1.0.2 and web:1.0.3 are pushed while that rollout is in flight")
+        second = self.push("1.0.2") + self.push("1.0.3")
+        self.remember("pushes 1.0.2 and 1.0.3", second)
+
+        self.step("3. ECS reports the 1.0.1 deployment complete; then the 1.0.3 one")
+        done = self.deployment_event("ecs-deployment-completed.json")
+        done += self.deployment_event("ecs-deployment-completed.json")
+        self.remember("deployments complete", done)
+        self.note(f"prod/web now runs {self.running()}")
+        for message in self.drain_notifications():
+            self.note(f"SNS: {message['subject']}")
+
+        self.step("4. web:1.0.4 crashes on start; the circuit breaker rolls the service back")
+        previous = self.describe()["taskDefinition"]
+        self.remember("push 1.0.4", self.push("1.0.4"))
+        deployment = world.primary_deployment(self.ecs, self.service)
+        world.crash_tasks(
+            self.ecs, "prod", deployment["taskDefinition"], deployment["id"], "Essential container in task exited"
+        )
+        self.note(
+            "moto runs no rollout: the demo starts and stops a task of the new deployment, as ECS would see it crash"
+        )
+        failed = self.deployment_event("ecs-deployment-failed.json", deployment_id=deployment["id"])
+        self.ecs.update_service(cluster="prod", service="web", taskDefinition=previous)  # what the rollback does
+        self.remember("rollback", failed)
+        self.note(f"prod/web runs {self.running()} again")
+        for message in self.drain_notifications():
+            self.note(f"SNS: {message['subject']}")
+        from autodeploy.operations import status_of
+
+        state = status_of(wiring.deploy_on_push(), self.service).state
+        self.story.quarantined = dict(state.quarantined)
+        for digest in state.quarantined:
+            self.note(f"quarantined {digest[:19]}: reconcile and redelivered events will not deploy it again")
+
+        self.step("5. CPU rises past the alarm, then falls")
+        self.remember("load rises", self.load(96.0, minutes_ago=40, alarm="ALARM"))
+        self.scheduled_reviews(minutes_ago=[35, 30])
+        self.remember("load falls", self.load(5.0, minutes_ago=10, alarm="OK"))
+        self.scheduled_reviews(minutes_ago=[5, 0])
+
+        self._epilogue()
+        self.story.seconds = time.monotonic() - started
+        return self.story
+
+    # -- the moves ---------------------------------------------------------------------------------
+
+    def tick(self, seconds: int) -> str:
+        """Advance the story's clock: events carry their own times, so lead times read as they would."""
+        self.clock += timedelta(seconds=seconds)
+        return self.clock.strftime("%Y-%m-%dT%H:%M:%SZ")
+
+    def push(self, tag: str) -> list[Delivery]:
+        digest = world.push_image(self.ecr, "web", tag)
+        event = sample("ecr-push.json", time=self.tick(20), detail={"image-tag": tag, "image-digest": digest})
+        deliveries = self.router.send(event)
+        self.show(deliveries)
+        return deliveries
+
+    def deployment_event(self, name: str, deployment_id: str | None = None) -> list[Delivery]:
+        deployment_id = deployment_id or world.primary_deployment(self.ecs, self.service)["id"]
+        event = sample(name, time=self.tick(240), resources=[self.service], detail={"deploymentId": deployment_id})
+        event["detail"]["reason"] = event["detail"]["reason"].replace("ecs-svc/4593284752196571201", deployment_id)
+        deliveries = self.router.send(event)
+        self.show(deliveries)
+        return deliveries
+
+    def load(self, cpu: float, minutes_ago: int, alarm: str) -> list[Delivery]:
+        from autodeploy import wiring
+
+        reviewer = wiring.review_scaling()
+        moment = datetime.now(UTC) - timedelta(minutes=minutes_ago)
+        reviewer._clock = _fixed(moment)  # the review happens at that moment of the story
+        points = [
+            {
+                "MetricName": "CPUUtilization",
+                "Dimensions": [{"Name": "ClusterName", "Value": "prod"}, {"Name": "ServiceName", "Value": "web"}],
+                "Timestamp": moment - timedelta(minutes=15 - i),
+                "Value": cpu,
+                "Unit": "Percent",
+            }
+            for i in range(15)
+        ]
+        self.cloudwatch.put_metric_data(Namespace="AWS/ECS", MetricData=points)
+        self.cloudwatch.set_alarm_state(AlarmName="web-cpu-high", StateValue=alarm, StateReason=f"CPU {cpu:.0f}%")
+        self.note(f"CPU of prod/web at {cpu:.0f}% for 15 minutes; alarm web-cpu-high is {alarm}")
+        event = sample(
+            "cloudwatch-alarm-state-change.json" if alarm == "ALARM" else "cloudwatch-alarm-ok.json",
+            time=moment.strftime("%Y-%m-%dT%H:%M:%SZ"),
+        )
+        deliveries = self.router.send(event)
+        self.show(deliveries)
+        return deliveries
+
+    def scheduled_reviews(self, minutes_ago: list[int]) -> None:
+        """The every-minute schedule, at a few moments of the story (schedules do not go through the bus)."""
+        from autodeploy import wiring
+
+        reviewer = wiring.review_scaling()
+        for minutes in minutes_ago:
+            moment = datetime.now(UTC) - timedelta(minutes=minutes)
+            reviewer._clock = _fixed(moment)
+            result = self.review(sample("review-schedule.json"), FakeLambdaContext(function_name="ReviewFunction"))
+            self.show([Delivery("ReviewFunction", {}, result)])
+
+    def remember(self, step: str, deliveries: list[Delivery]) -> None:
+        self.story.steps[step] = deliveries
+
+    def describe(self) -> dict[str, Any]:
+        return dict(self.ecs.describe_services(cluster="prod", services=["web"])["services"][0])
+
+    def running(self) -> str:
+        arn = self.describe()["taskDefinition"]
+        image = self.ecs.describe_task_definition(taskDefinition=arn)["taskDefinition"]["containerDefinitions"][0][
+            "image"
+        ]
+        return f"{arn.rsplit('/', 1)[-1]}: {image.rsplit('/', 1)[-1][:30]}..."
+
+    # -- set-up and epilogue -----------------------------------------------------------------------
+
+    def _set_up(self) -> None:
+        self.step("Setting up the emulated account")
+        world.ensure_repository(self.ecr, "web")
+        world.push_image(self.ecr, "web", "1.0.0")
+        self._reference_load_balancer()
+        self.service = world.scalable_service(
+            self.ecs,
+            self.autoscaling,
+            self.cloudwatch,
+            "prod",
+            "web",
+            desired=2,
+            minimum=1,
+            maximum=8,
+            review="observe",
+            extra_tags={"autodeploy:repository": "web", "autodeploy:tags": "semver"},
+        )
+        world.add_container_instance(self.ecs, self.session.client("ec2"), "prod")
+        said = (
+            "directly (moto cannot run stacks/cluster.yaml and stacks/service.yaml: its CloudFormation skips "
+            "ScalableTarget, ScalingPolicy and Alarm resources and empties task definitions): ECR repository web "
+            "with web:1.0.0, cluster prod with one container instance, service prod/web registered by its tags "
+            "(autodeploy:repository=web, autodeploy:tags=semver, autodeploy:scaling-review=observe), circuit "
+            "breaker with rollback, scalable target 1-8, the seed's +1 step policy (300 s cooldown), alarm "
+            "web-cpu-high (CPU > 60% for 5 minutes)"
+        )
+        self.story.setup.append(said)
+        self.note(said)
+
+    def _reference_load_balancer(self) -> None:
+        cfn, ec2 = self.session.client("cloudformation"), self.session.client("ec2")
+        vpc = ec2.describe_vpcs(Filters=[{"Name": "isDefault", "Values": ["true"]}])["Vpcs"][0]["VpcId"]
+        subnets = [
+            s["SubnetId"] for s in ec2.describe_subnets(Filters=[{"Name": "vpc-id", "Values": [vpc]}])["Subnets"]
+        ][:2]
+        status: str
+        try:
+            # moto prints the attributes it does not support.
+            with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):
+                self._create_alb_stack(cfn, vpc, subnets)
+            status = str(cfn.describe_stacks(StackName="web-alb")["Stacks"][0]["StackStatus"])
+        except Exception as exc:  # the emulator's limits, reported rather than fatal
+            status = f"not created ({exc})"
+        said = f"from stacks/alb.yaml: load balancer, listener, target group (stack web-alb: {status})"
+        self.story.setup.append(said)
+        self.note(said)
+
+    @staticmethod
+    def _create_alb_stack(cfn: Any, vpc: str, subnets: list[str]) -> None:
+        cfn.create_stack(
+            StackName="web-alb",
+            TemplateBody=(ROOT / "stacks" / "alb.yaml").read_text(),
+            Parameters=[
+                {"ParameterKey": "VpcId", "ParameterValue": vpc},
+                {"ParameterKey": "PublicSubnetIds", "ParameterValue": ",".join(subnets)},
+                {"ParameterKey": "HealthCheckPath", "ParameterValue": "/health"},
+                {"ParameterKey": "DeregistrationDelaySeconds", "ParameterValue": "300"},
+            ],
+        )
+
+    def _subscribe_to_notifications(self) -> str:
+        sns, sqs = self.session.client("sns"), self.session.client("sqs")
+        topic = os.environ["NOTIFICATION_TOPIC_ARN"]
+        queue = sqs.create_queue(QueueName="demo-notifications")["QueueUrl"]
+        arn = sqs.get_queue_attributes(QueueUrl=queue, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+        sns.subscribe(TopicArn=topic, Protocol="sqs", Endpoint=arn)
+        return str(queue)
+
+    def drain_notifications(self) -> list[dict[str, Any]]:
+        sqs = self.session.client("sqs")
+        found = []
+        while messages := sqs.receive_message(QueueUrl=self.notifications, MaxNumberOfMessages=10).get("Messages", []):
+            for message in messages:
+                envelope = json.loads(message["Body"])
+                found.append({"subject": envelope.get("Subject"), **json.loads(envelope["Message"])})
+                sqs.delete_message(QueueUrl=self.notifications, ReceiptHandle=message["ReceiptHandle"])
+        self.story.notifications.extend(found)
+        return found
+
+    def _epilogue(self) -> None:
+        from autodeploy import cli, wiring
+
+        self.step("autodeploy history prod/web")
+        cli.main(["history", "prod/web"])
+        self.story.history = [r.to_item() for r in wiring.deploy_on_push().ledger.history(self.service)]
+        self.step("autodeploy status")
+        cli.main(["status"])
+        self.step("autodeploy decisions prod/web")
+        cli.main(["decisions", "prod/web"])
+        self.story.decisions = wiring.review_scaling()._log.recent(self.service)
+        self.out.mkdir(parents=True, exist_ok=True)
+        picture = self.out / "timeline.png"
+        self.step(f"autodeploy timeline prod/web --out {picture}")
+        cli.main(["timeline", "prod/web", "--out", str(picture)])
+        self.story.timeline = picture
+
+
+def _fixed(moment: datetime) -> Callable[[], datetime]:
+    return lambda: moment
+
+
+def _name(arn: str) -> str:
+    kind, *path = arn.split(":", 5)[5].split("/")
+    return f"{kind} {'/'.join(path) if kind == 'service' else path[0]}"
+
+
+def play(out: Path, say: Any = print) -> Story:
+    """Run the story on a fresh embedded emulator; the e2e tests call this too."""
+    with emulator(None) as url:
+        point_at(url)
+        say(f"{DIM}moto server on {url}; function logs at WARNING (make invoke shows them all){RESET}")
+        story = Demo(url, out, say).play()
+        say(f"\n{DIM}done in {story.seconds:.1f}s; the emulator is stopped{RESET}")
+    return story
 
 
 def main() -> int:
-    started = time.monotonic()
-    with emulator(None) as url:
-        point_at(url)
-        print(f"{DIM}moto server on {url}; function logs at WARNING (make invoke shows them all){RESET}")
-        os.environ["POWERTOOLS_METRICS_DISABLED"] = "true"
-        deploy = load_handler("DeployFunction", parameters={"LogLevel": "WARNING"})
-        ecr, ecs, cfn = boto3.client("ecr"), boto3.client("ecs"), boto3.client("cloudformation")
-
-        step("Setting up: repository web; service prod/web and stack web-service (semver), staging/web (dry-run)")
-        world.ensure_repository(ecr, "web")
-        world.push_image(ecr, "web", "1.0.0")
-        image = f"{world.REGISTRY}/web:1.0.0"
-        service = world.create_service(
-            ecs, "prod", "web", image, {"autodeploy:repository": "web", "autodeploy:tags": "semver"}
-        )
-        world.create_service(
-            ecs, "staging", "web", image, {"autodeploy:repository": "web", "autodeploy:mode": "dry-run"}
-        )
-        stack_tags = {
-            "autodeploy:repository": "web",
-            "autodeploy:parameter": "BuildNumber",
-            "autodeploy:tags": "semver",
-        }
-        world.create_stack(cfn, "web-service", "1.0.0", stack_tags)
-
-        def push(tag: str) -> dict[str, Any]:
-            return event(tag, world.push_image(ecr, "web", tag))
-
-        step("1. docker push web:1.0.1")
-        first = push("1.0.1")
-        show(deploy(first, FakeLambdaContext()))
-        running = ecs.describe_services(cluster="prod", services=["web"])["services"][0]["taskDefinition"]
-        definition = ecs.describe_task_definition(taskDefinition=running)["taskDefinition"]
-        revision, image = running.rsplit("/", 1)[-1], definition["containerDefinitions"][0]["image"]
-        print(f"  {DIM}prod/web now runs {revision}: {image}{RESET}")
-        print(f"  {DIM}its sidecar is untouched: {definition['containerDefinitions'][1]['image']}{RESET}")
-
-        step("2. EventBridge delivers the same event again")
-        show(deploy(first, FakeLambdaContext()))
-
-        step("3. web:1.0.2 and web:1.0.3 are pushed; the event for 1.0.2 arrives after 1.0.3's")
-        earlier = push("1.0.2")
-        time.sleep(1)  # ECR keeps push times to the second
-        later = push("1.0.3")
-        show(deploy(later, FakeLambdaContext()))
-        show(deploy(earlier, FakeLambdaContext()))
-
-        step("4. a push without a tag (docker push by digest)")
-        untagged = event("x", world.push_image(ecr, "web", "scratch", world.digest_for("web", "untagged")))
-        del untagged["detail"]["image-tag"]
-        show(deploy(untagged, FakeLambdaContext()))
-
-        from autodeploy import cli
-
-        step("autodeploy history prod/web")
-        cli.main(["history", "prod/web"])
-        step("autodeploy history web-service")
-        cli.main(["history", "web-service"])
-        print(f"\n{DIM}service {service}; done in {time.monotonic() - started:.1f}s, emulator stopped{RESET}")
+    play(ROOT / "out")
     return 0
 
 

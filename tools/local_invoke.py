@@ -31,7 +31,8 @@ def emulator(endpoint: str | None) -> Iterator[str]:
         return
     from moto.server import ThreadedMotoServer
 
-    logging.getLogger("werkzeug").setLevel(logging.ERROR)  # one line per request drowns the output
+    logging.getLogger("werkzeug").setLevel(logging.CRITICAL)  # a line per request, a traceback per moto gap
+    logging.getLogger("moto").setLevel(logging.ERROR)  # its notes on the attributes it does not support
     server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
     server.start()
     host, port = server.get_host_and_port()

@@ -48,3 +48,49 @@ def aws_like_deployments(ecs: Any) -> None:
     ecs.meta.events.register("after-call.ecs.DescribeServices", rewrite)
     ecs.meta.events.register("after-call.ecs.UpdateService", rewrite)
     ecs._aws_like_deployments = True
+
+
+_DEPLOYMENT_CONFIGURATIONS: dict[str, dict[str, Any]] = {}
+
+
+def remember_deployment_configuration(ecs: Any) -> None:
+    """moto keeps no deploymentConfiguration (EMULATOR.md); AWS returns what CreateService set.
+
+    The configuration each CreateService request carried is kept here and put back into
+    DescribeServices responses, so the tracker sees the circuit breaker's rollback setting.
+    """
+    if getattr(ecs, "_remembers_deployment_configuration", False):
+        return
+    kept = _DEPLOYMENT_CONFIGURATIONS  # shared: one client creates the service, another describes it
+
+    def remember(params: dict[str, Any], **_: Any) -> None:
+        if "deploymentConfiguration" in params:
+            kept[f"{params.get('cluster', 'default')}/{params['serviceName']}"] = params["deploymentConfiguration"]
+
+    def restore(parsed: dict[str, Any], **_: Any) -> None:
+        for service in parsed.get("services", []):
+            key = f"{service['clusterArn'].rsplit('/', 1)[-1]}/{service['serviceName']}"
+            if key in kept:
+                service["deploymentConfiguration"] = kept[key]
+
+    ecs.meta.events.register("provide-client-params.ecs.CreateService", remember)
+    ecs.meta.events.register("after-call.ecs.DescribeServices", restore)
+    ecs._remembers_deployment_configuration = True
+
+
+class _Status:
+    def __init__(self, status_code: int) -> None:
+        self.status_code = status_code
+        self.headers: dict[str, str] = {}
+        self.content = b""
+
+
+def scaling_activities_unavailable(autoscaling: Any) -> None:
+    """moto has no DescribeScalingActivities: its server answers HTTP 500, which botocore retries
+    for seconds. Answer that same 500 at once, so the demo does not wait on a known gap."""
+
+    def answer(**_: Any) -> Any:
+        error = {"Error": {"Code": "NotImplemented", "Message": "not implemented by moto"}}
+        return _Status(500), {**error, "ResponseMetadata": {"HTTPStatusCode": 500}}
+
+    autoscaling.meta.events.register_first("before-call.application-auto-scaling.DescribeScalingActivities", answer)

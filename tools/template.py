@@ -144,3 +144,22 @@ def create_topics(sns: Any) -> dict[str, str]:
 def create_resources(session: Any) -> dict[str, str]:
     """What the functions need of the template on an emulator: tables and topics, by logical id."""
     return create_tables(session.client("dynamodb")) | create_topics(session.client("sns"))
+
+
+@dataclass(frozen=True)
+class EventRule:
+    function: str
+    name: str
+    pattern: dict[str, Any]
+
+
+def event_rules() -> list[EventRule]:
+    """Every EventBridge rule the template gives its functions, with its pattern as written."""
+    rules = []
+    for logical_id, resource in load_template()["Resources"].items():
+        if resource["Type"] != "AWS::Serverless::Function":
+            continue
+        for name, event in resource["Properties"].get("Events", {}).items():
+            if event["Type"] == "EventBridgeRule":
+                rules.append(EventRule(logical_id, name, event["Properties"]["Pattern"]))
+    return rules

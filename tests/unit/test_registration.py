@@ -93,3 +93,13 @@ def test_only_services_and_stacks_can_register(arn):
 def test_parameter_on_a_service_is_a_mistake():
     with pytest.raises(MisconfiguredTarget, match="applies to stack targets only"):
         parse_target(SERVICE, {"autodeploy:repository": "web", "autodeploy:parameter": "BuildNumber"})
+
+
+def test_a_service_of_a_registered_stack_deploys_through_the_stack_only():
+    from autodeploy.adapters.discovery import managed_by_registered_stacks
+
+    stack = parse_target(STACK, {"autodeploy:repository": "web", "autodeploy:parameter": "BuildNumber"})
+    service = parse_target(SERVICE, {"autodeploy:repository": "web"})
+    other = parse_target(SERVICE.replace("/web", "/api"), {"autodeploy:repository": "web"})
+    owners = {SERVICE: STACK, other.arn: STACK.replace("web-service", "api-service")}
+    assert managed_by_registered_stacks([stack, service, other], owners) == [stack, other]

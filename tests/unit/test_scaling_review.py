@@ -68,7 +68,7 @@ def test_scales_out_in_proportion_to_the_load_next_to_the_native_plus_one():
     assert decision.native["adjustment"] == 1
     assert decision.native["new_desired"] == 3
     assert decision.diverges
-    assert decision.reason.startswith("CPU 96% against a target of 48%: 4 tasks carry this load (native: +1)")
+    assert decision.reason.startswith("CPU 96% against a target of 48%: 4 tasks can carry this load (native: +1)")
 
 
 def test_the_recommendation_stays_within_max_and_holds_at_max():

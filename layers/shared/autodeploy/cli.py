@@ -102,7 +102,7 @@ def render_state(name: str, state: TargetState) -> str:
     return "\n".join(lines)
 
 
-def main(argv: Sequence[str] | None = None) -> int:
+def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="autodeploy", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
@@ -135,6 +135,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     line.add_argument("target", help="cluster/service or service ARN")
     line.add_argument("--limit", type=int, default=240, help="how many recent reviews (default: %(default)s)")
     line.add_argument("--out", type=Path, default=Path("timeline.png"), help="PNG file (default: %(default)s)")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
     args = parser.parse_args(argv)
     if args.command in ("decisions", "timeline"):
         return _scaling_command(args)

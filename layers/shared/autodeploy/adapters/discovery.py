@@ -7,13 +7,24 @@ from typing import TYPE_CHECKING
 
 from autodeploy.adapters.aws import aws_call
 from autodeploy.errors import MisconfiguredTarget
-from autodeploy.registration import REPOSITORY_TAG, Target, parse_target
+from autodeploy.registration import REPOSITORY_TAG, Target, TargetKind, parse_target
 
 if TYPE_CHECKING:
     from mypy_boto3_resourcegroupstaggingapi import ResourceGroupsTaggingAPIClient
     from mypy_boto3_resourcegroupstaggingapi.type_defs import TagFilterTypeDef
 
 RESOURCE_TYPES = ["ecs:service", "cloudformation:stack"]
+STACK_ID_TAG = "aws:cloudformation:stack-id"  # CloudFormation puts it on the resources it creates
+
+
+def managed_by_registered_stacks(targets: list[Target], owners: dict[str, str]) -> list[Target]:
+    """Drop a service whose own stack is registered too: the stack's parameter governs its image.
+
+    Stack tags propagate to the stack's resources, so registering a service stack also tags its
+    service; deploying both would clone the task definition behind CloudFormation's back.
+    """
+    stacks = {t.arn for t in targets if t.kind is TargetKind.STACK}
+    return [t for t in targets if not (t.kind is TargetKind.SERVICE and owners.get(t.arn) in stacks)]
 
 
 @dataclass(frozen=True, slots=True)
@@ -59,15 +70,18 @@ class TargetDiscovery:
                 ResourceTypeFilters=RESOURCE_TYPES,
                 PaginationConfig={"PageSize": 100},
             )
+            owners: dict[str, str] = {}
             for page in pages:
                 for resource in page.get("ResourceTagMappingList", []):
                     arn = resource["ResourceARN"]
                     tags = {t["Key"]: t["Value"] for t in resource.get("Tags", [])}
+                    if STACK_ID_TAG in tags:
+                        owners[arn] = tags[STACK_ID_TAG]
                     try:
                         targets.append(parse_target(arn, tags))
                     except MisconfiguredTarget as exc:
                         misconfigured.append((arn, exc))
-        return Discovered(sorted(targets, key=lambda t: t.arn), misconfigured)
+        return Discovered(sorted(managed_by_registered_stacks(targets, owners), key=lambda t: t.arn), misconfigured)
 
 
 SCALING_REVIEW_TAG = "autodeploy:scaling-review"

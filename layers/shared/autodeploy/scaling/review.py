@@ -307,7 +307,7 @@ def review(inputs: ReviewInputs, settings: ReviewSettings = ReviewSettings()) ->
         decision, reason = (
             Decision.SCALE_OUT,
             (
-                f"CPU {load:.0f}% against a target of {target:.0f}%: {recommended} tasks carry this load "
+                f"CPU {load:.0f}% against a target of {target:.0f}%: {_tasks(recommended)} can carry this load "
                 f"(native: {_native_words(native)})"
             ),
         )
@@ -321,7 +321,7 @@ def review(inputs: ReviewInputs, settings: ReviewSettings = ReviewSettings()) ->
             Decision.SCALE_IN,
             (
                 f"CPU stayed under {target * settings.scale_in_ratio:.0f}% (at most {max(window):.0f}%) for "
-                f"{len(window)} minutes: {recommended} tasks carry this load (native: {_native_words(native)})"
+                f"{len(window)} minutes: {_tasks(recommended)} can carry this load (native: {_native_words(native)})"
             ),
         )
     else:
@@ -338,6 +338,10 @@ def review(inputs: ReviewInputs, settings: ReviewSettings = ReviewSettings()) ->
                 Decision.HOLD, current, f"holding to stop flapping ({flapping}); would have said: {reason}", "flapping"
             )
     return decide(decision, recommended, reason, _cooldown_block(inputs, settings))
+
+
+def _tasks(count: int) -> str:
+    return f"{count} task" if count == 1 else f"{count} tasks"
 
 
 def _last_activity(inputs: ReviewInputs) -> ScalingActivity | None:
