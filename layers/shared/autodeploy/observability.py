@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+import os
+from collections.abc import Callable
+from functools import cache
+from typing import TYPE_CHECKING, Any
 
-from aws_lambda_powertools import Logger, Metrics, Tracer
+from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.metrics import MetricUnit
 
 from autodeploy.records import Status
@@ -17,7 +20,30 @@ if TYPE_CHECKING:  # each function imports only the use case it runs
 
 logger = Logger()
 metrics = Metrics()
-tracer = Tracer()
+
+
+class LazyTracer:
+    """Powertools Tracer only when tracing is on: building one imports the X-Ray SDK, which costs
+    more cold start than boto3 itself, even when disabled."""
+
+    @staticmethod
+    def enabled() -> bool:
+        return os.environ.get("POWERTOOLS_TRACE_DISABLED", "false").lower() not in ("true", "1")
+
+    @cache  # noqa: B019  # one Tracer per process, as Powertools intends
+    def _tracer(self) -> Any:
+        from aws_lambda_powertools import Tracer
+
+        return Tracer()
+
+    def capture_lambda_handler(self, handler: Callable[..., Any]) -> Callable[..., Any]:
+        if not self.enabled():
+            return handler
+        wrapped: Callable[..., Any] = self._tracer().capture_lambda_handler(handler)
+        return wrapped
+
+
+tracer = LazyTracer()
 
 _METRIC_BY_STATUS = {
     Status.IN_PROGRESS: "DeploymentsStarted",

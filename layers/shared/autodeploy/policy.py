@@ -8,10 +8,12 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
-
-import semver
+from typing import TYPE_CHECKING
 
 from autodeploy.registration import TagFilter, TagRule
+
+if TYPE_CHECKING:
+    import semver
 
 
 @dataclass(frozen=True, slots=True)
@@ -31,6 +33,8 @@ class Verdict:
 
 def parse_version(tag: str) -> semver.Version | None:
     """A semantic version, with an optional leading ``v``; None when the tag is not one."""
+    import semver  # only semver targets need it; it is kept out of the cold start
+
     text = tag[1:] if tag[:1] in ("v", "V") else tag
     try:
         return semver.Version.parse(text)
