@@ -89,4 +89,3 @@ def measure(function: str, runs: int = 15) -> ColdStart:
         xray_imported=any(r["xray"] for r in handler_runs),
         pydantic_imported=any(r["pydantic"] for r in handler_runs),
     )
-
