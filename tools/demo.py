@@ -161,6 +161,7 @@ class Demo:
             self.note(f"quarantined {digest[:19]}: reconcile and redelivered events will not deploy it again")
 
         self.step("5. CPU rises past the alarm, then falls")
+        self.now = datetime.now(UTC).replace(second=0, microsecond=0)  # the reviews' moments count back from here
         self.remember("load rises", self.load(96.0, minutes_ago=40, alarm="ALARM"))
         self.scheduled_reviews(minutes_ago=[35, 30])
         self.remember("load falls", self.load(5.0, minutes_ago=10, alarm="OK"))
@@ -196,7 +197,7 @@ class Demo:
         from autodeploy import wiring
 
         reviewer = wiring.review_scaling()
-        moment = datetime.now(UTC) - timedelta(minutes=minutes_ago)
+        moment = self.now - timedelta(minutes=minutes_ago)
         reviewer._clock = _fixed(moment)  # the review happens at that moment of the story
         points = [
             {
@@ -225,7 +226,7 @@ class Demo:
 
         reviewer = wiring.review_scaling()
         for minutes in minutes_ago:
-            moment = datetime.now(UTC) - timedelta(minutes=minutes)
+            moment = self.now - timedelta(minutes=minutes)
             reviewer._clock = _fixed(moment)
             result = self.review(sample("review-schedule.json"), FakeLambdaContext(function_name="ReviewFunction"))
             self.show([Delivery("ReviewFunction", {}, result)])

@@ -12,6 +12,7 @@ from autodeploy import wiring
 from autodeploy.errors import InvalidEvent, PermanentError
 from autodeploy.events import parse_rollout_event
 from autodeploy.observability import logger, metrics, report_tracking, tracer
+from autodeploy.origin import refusal
 
 
 @logger.inject_lambda_context(correlation_id_path=correlation_paths.EVENT_BRIDGE)
@@ -20,6 +21,10 @@ from autodeploy.observability import logger, metrics, report_tracking, tracer
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     try:
         rollout_event = parse_rollout_event(event)
+        if foreign := refusal(rollout_event.envelope, context.invoked_function_arn):
+            logger.warning("event from elsewhere ignored", extra={"reason": foreign})
+            metrics.add_metric(name="ForeignEventsIgnored", unit=MetricUnit.Count, value=1)
+            return {"outcome": "ignored", "reason": foreign}
         metrics.add_metric(name="RolloutEventsReceived", unit=MetricUnit.Count, value=1)
         result = wiring.track_rollouts().handle(rollout_event)
     except (InvalidEvent, PermanentError) as exc:  # a retry cannot fix these: say why and return

@@ -51,3 +51,27 @@ def test_a_push_to_a_repository_nobody_registered_records_nothing(aws, invoke_de
 
     assert result["targets"] == []
     assert aws.dynamodb.scan(TableName=aws.ledger_table)["Count"] == 0
+
+
+def test_events_from_another_account_or_region_are_ignored_unless_allowed(aws, invoke_deploy, monkeypatch):
+    from tests.support.events import ecr_push
+    from tools.world import REGISTRY, create_service, push_image
+
+    push_image(aws.ecr, "web", "1.4.0")
+    service = create_service(aws.ecs, "prod", "web", f"{REGISTRY}/web:1.4.0", {"autodeploy:repository": "web"})
+    digest = push_image(aws.ecr, "web", "1.5.0")
+
+    foreign = invoke_deploy(ecr_push("1.5.0", digest, account="999999999999"))
+    elsewhere = invoke_deploy(ecr_push("1.5.0", digest, region="eu-west-1"))
+
+    assert foreign["status"] == "ignored"
+    assert foreign["reason"].endswith(
+        "not this function's (123456789012); allow it with the AcceptedAccounts parameter"
+    )
+    assert elsewhere["reason"].endswith("not this function's (us-east-1); allow it with the AcceptedRegions parameter")
+    assert aws.ledger(service) == []
+
+    monkeypatch.setenv("ACCEPTED_REGIONS", "eu-west-1")
+    wiring.reset()
+    allowed = invoke_deploy(ecr_push("1.5.0", digest, region="eu-west-1"))
+    assert "status" not in allowed  # processed: a summary of targets, not a refusal

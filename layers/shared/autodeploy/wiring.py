@@ -106,5 +106,7 @@ def review_scaling() -> ReviewScaling:
 
 def reset() -> None:
     """Forget built objects (tests switch environments between cases)."""
-    for built in (review_scaling, reconcile, track_rollouts, deploy_on_push, settings, aws_clients):
+    from autodeploy.origin import accepted_origins
+
+    for built in (review_scaling, reconcile, track_rollouts, deploy_on_push, settings, aws_clients, accepted_origins):
         built.cache_clear()

@@ -1,0 +1,55 @@
+"""Events from another account or region than the function's are ignored unless allowed.
+
+EventBridge delivers events from other accounts or regions when buses forward them; a push to
+another account's repository must not deploy this account's services by accident.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+from functools import cache
+
+from autodeploy.events import EventEnvelope
+
+
+def _words(text: str) -> frozenset[str]:
+    return frozenset(w.strip() for w in text.replace(",", " ").split() if w.strip())
+
+
+@dataclass(frozen=True)
+class AcceptedOrigins:
+    accounts: frozenset[str] = frozenset()
+    regions: frozenset[str] = frozenset()
+
+    @classmethod
+    def from_environ(cls, environ: Mapping[str, str] = os.environ) -> AcceptedOrigins:
+        return cls(_words(environ.get("ACCEPTED_ACCOUNTS", "")), _words(environ.get("ACCEPTED_REGIONS", "")))
+
+    def refusal(self, envelope: EventEnvelope, own_account: str, own_region: str) -> str | None:
+        """Why the event is ignored, or None when it comes from here (or from an allowed origin)."""
+        if envelope.account != own_account and envelope.account not in self.accounts:
+            return (
+                f"event {envelope.id} comes from account {envelope.account}, not this function's ({own_account}); "
+                "allow it with the AcceptedAccounts parameter"
+            )
+        if envelope.region != own_region and envelope.region not in self.regions:
+            return (
+                f"event {envelope.id} comes from region {envelope.region}, not this function's ({own_region}); "
+                "allow it with the AcceptedRegions parameter"
+            )
+        return None
+
+
+@cache
+def accepted_origins() -> AcceptedOrigins:
+    return AcceptedOrigins.from_environ()
+
+
+def refusal(envelope: EventEnvelope, invoked_function_arn: str) -> str | None:
+    """The function's own account comes from its ARN, its region from the Lambda environment."""
+    parts = invoked_function_arn.split(":")
+    own_account = parts[4] if len(parts) > 4 else ""
+    own_region = os.environ.get("AWS_REGION") or (parts[3] if len(parts) > 3 else "")
+    return accepted_origins().refusal(envelope, own_account, own_region)
