@@ -199,15 +199,16 @@ class Reconcile:
             )
             report.note(target, "closed: stack gone")
             return True
-        outcome = STACK_OUTCOMES.get(stack.status)
-        if outcome is None:
-            return False  # still updating
-        status, code = outcome
-        ours = target.parameter is not None and in_flight.push.digest in stack.parameters.get(target.parameter, "")
-        ours = ours or (
-            in_flight.push.tag is not None and stack.parameters.get(target.parameter or "") == in_flight.push.tag
+        if stack.status.endswith("_IN_PROGRESS"):
+            return False  # still updating; its event will come
+        # Our UpdateStack comes after the lock was taken, so its update time is later than the start;
+        # a parameter that already holds our value says the same where no update time is kept.
+        ours = {in_flight.push.tag, in_flight.push.digest, in_flight.image} - {None}
+        updated_since = (stack.last_updated is not None and stack.last_updated >= in_flight.started_at) or (
+            stack.parameters.get(target.parameter or "") in ours
         )
-        if status is Status.SUCCEEDED and not ours:
+        if not updated_since:
+            # Our UpdateStack never ran (the function died, or every retry met a busy stack): finish it.
             resumed = self._deployer.deploy(
                 in_flight.push.to_push(),
                 [target],
@@ -216,6 +217,7 @@ class Reconcile:
             report.note(target, "resumed a stack update that never started")
             report.deploys.append(resumed)
             return False
+        status, code = STACK_OUTCOMES.get(stack.status, (Status.SUCCEEDED, Reason.ROLLOUT_SUCCEEDED))
         self._tracker.close(target.arn, in_flight, status, code, f"stack {stack.status} (seen by reconcile)")
         report.note(target, f"closed a stack rollout whose event was missed: {stack.status}")
         return True

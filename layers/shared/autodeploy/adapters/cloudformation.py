@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import TYPE_CHECKING
 
 from botocore.exceptions import BotoCoreError, ClientError
@@ -25,6 +26,7 @@ class StackState:
     role_arn: str | None = None
     notification_arns: list[str] = field(default_factory=list)
     tags: list[dict[str, str]] = field(default_factory=list)
+    last_updated: datetime | None = None
 
 
 class NoUpdateNeeded(Exception):
@@ -58,6 +60,7 @@ class CloudFormationStacks:
             role_arn=s.get("RoleARN"),
             notification_arns=list(s.get("NotificationARNs", [])),
             tags=[{"Key": t["Key"], "Value": t["Value"]} for t in s.get("Tags", [])],
+            last_updated=s.get("LastUpdatedTime") or s.get("CreationTime"),
         )
 
     def update_parameter(self, stack: StackState, parameter: str, value: str, token: str) -> str:
