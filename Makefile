@@ -6,6 +6,7 @@ SHELL := bash
 PYTHON ?= python3
 VENV := .venv
 SAM_VENV := .venv-sam
+CHECKOV_VENV := .venv-checkov
 PY := $(VENV)/bin/python
 SAM := $(SAM_VENV)/bin/sam
 REGION ?= us-east-1
@@ -16,7 +17,7 @@ FN ?= DeployFunction
 EVENT ?= events/ecr-push.json
 ENDPOINT ?=
 
-.PHONY: help test lint format typecheck validate build pytest unit integration e2e demo invoke clean
+.PHONY: help test lint format typecheck validate checkov build pytest unit integration e2e demo invoke bench clean
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -34,7 +35,13 @@ $(SAM_VENV)/.installed: requirements/sam.txt requirements/sam-constraints.txt
 	$(SAM_VENV)/bin/pip install --quiet -r requirements/sam.txt -c requirements/sam-constraints.txt
 	touch $@
 
-test: lint typecheck validate build pytest ## Everything CI runs: ruff, mypy, sam validate --lint, cfn-lint, sam build, pytest
+$(CHECKOV_VENV)/.installed: requirements/checkov.txt requirements/checkov-constraints.txt
+	@echo "==> installing checkov in its own virtualenv ($(CHECKOV_VENV))"
+	$(PYTHON) -m venv $(CHECKOV_VENV)
+	$(CHECKOV_VENV)/bin/pip install --quiet -r requirements/checkov.txt -c requirements/checkov-constraints.txt
+	touch $@
+
+test: lint typecheck validate checkov build pytest ## Everything CI runs: ruff, mypy, sam validate --lint, cfn-lint, checkov, sam build, pytest
 
 lint: $(VENV)/.installed ## ruff lint and format check
 	$(VENV)/bin/ruff check .
@@ -50,6 +57,10 @@ typecheck: $(VENV)/.installed ## mypy --strict
 validate: $(VENV)/.installed $(SAM_VENV)/.installed ## sam validate --lint and cfn-lint
 	$(SAM) validate --lint --region $(REGION)
 	$(VENV)/bin/cfn-lint template.yaml stacks/*.yaml
+
+checkov: $(CHECKOV_VENV)/.installed ## Security checks of template.yaml and stacks/ (every skip is justified in place)
+	$(CHECKOV_VENV)/bin/checkov --quiet --compact --framework cloudformation \
+		-f template.yaml -f stacks/alb.yaml -f stacks/cluster.yaml -f stacks/service.yaml
 
 build: $(VENV)/.installed $(SAM_VENV)/.installed ## sam build (no Docker: makefile builds with arm64 wheels)
 	PATH="$(CURDIR)/$(VENV)/bin:$$PATH" $(SAM) build
@@ -69,5 +80,8 @@ invoke: $(VENV)/.installed ## Invoke a function as sam local invoke would: make 
 demo: $(VENV)/.installed ## Play the deploy story on an embedded moto server
 	$(PY) -m tools.demo
 
+bench: $(VENV)/.installed ## Cold start, AWS calls per deploy, a throttled burst, the review fan-out: writes BENCHMARKS.md
+	$(PY) -m tools.bench
+
 clean: ## Remove build output and virtualenvs
-	rm -rf .aws-sam $(VENV) $(SAM_VENV) .mypy_cache .pytest_cache .ruff_cache
+	rm -rf .aws-sam $(VENV) $(SAM_VENV) $(CHECKOV_VENV) .mypy_cache .pytest_cache .ruff_cache

@@ -1,0 +1,398 @@
+"""`make bench`: cold start, AWS calls per deploy, a throttled burst and the review fan-out, measured
+in one run on a moto server; writes BENCHMARKS.md. Benchmarks, not tests: they report figures."""
+
+from __future__ import annotations
+
+import json
+import os
+import random
+import sys
+import time
+from collections import Counter
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import boto3
+from botocore.awsrequest import AWSResponse
+
+from tools import moto_gaps, world
+from tools.bench_coldstart import CLIENTS, measure
+from tools.lambda_context import FakeLambdaContext
+from tools.local_invoke import emulator, load_handler, point_at
+from tools.template import ROOT
+
+CLIENT_NAMES = ("tagging", "ecs", "ecr", "cloudformation", "dynamodb", "sns", "application_autoscaling", "cloudwatch")
+
+
+def say(text: str) -> None:
+    print(text, flush=True)
+
+
+@dataclass
+class CallCounter:
+    calls: Counter[str] = field(default_factory=Counter)
+
+    def __call__(self, event_name: str, **_: Any) -> None:
+        self.calls[event_name.split(".", 1)[1]] += 1
+
+    @contextmanager
+    def counting(self) -> Iterator[Counter[str]]:
+        from autodeploy import wiring
+
+        clients = [getattr(wiring.aws_clients(), n) for n in CLIENT_NAMES]
+        self.calls.clear()
+        for client in clients:
+            client.meta.events.register("before-call.*.*", self)
+        try:
+            yield self.calls
+        finally:
+            for client in clients:
+                client.meta.events.unregister("before-call.*.*", self)
+
+
+class _Body:
+    def __init__(self, payload: bytes) -> None:
+        self._payload = payload
+
+    def stream(self, **_: Any) -> Iterator[bytes]:
+        yield self._payload
+
+
+@dataclass
+class TokenBucket:
+    """An API's throttling as ECS applies it: a bucket of ``burst`` tokens refilled at ``rate`` a second.
+
+    Installed on botocore's ``before-send``, so a throttled request gets the HTTP 400 AWS sends and
+    botocore's own retry mode (adaptive, as the functions configure it) handles it."""
+
+    burst: float
+    rate: float
+    tokens: float = 0.0
+    last: float = field(default_factory=time.monotonic)
+    throttled: int = 0
+    admitted: int = 0
+
+    def __post_init__(self) -> None:
+        self.tokens = self.burst
+
+    def __call__(self, request: Any, **_: Any) -> AWSResponse | None:
+        now = time.monotonic()
+        self.tokens = min(self.burst, self.tokens + (now - self.last) * self.rate)
+        self.last = now
+        if self.tokens >= 1:
+            self.tokens -= 1
+            self.admitted += 1
+            return None
+        self.throttled += 1
+        body = json.dumps({"__type": "ThrottlingException", "message": "Rate exceeded"}).encode()
+        return AWSResponse(request.url, 400, {"Content-Type": "application/x-amz-json-1.1"}, _Body(body))
+
+
+def ecr_event(tag: str, digest: str, at: datetime, event_id: str) -> dict[str, Any]:
+    event: dict[str, Any] = json.loads((ROOT / "events" / "ecr-push.json").read_text())
+    event["id"] = event_id
+    event["time"] = at.strftime("%Y-%m-%dT%H:%M:%SZ")
+    event["detail"].update({"image-tag": tag, "image-digest": digest})
+    return event
+
+
+def with_lambda_retries(handler: Callable[[Any, Any], Any], event: dict[str, Any], stats: Counter[str]) -> Any:
+    from autodeploy.errors import RetryableError
+
+    for attempt in range(3):
+        try:
+            return handler(event, FakeLambdaContext())
+        except RetryableError:
+            stats["lambda_retries"] += 1
+            if attempt == 2:
+                stats["lost_to_failure_queue"] += 1
+                raise
+            time.sleep(1.0)  # Lambda waits about a minute between async retries; a second here
+    return None
+
+
+# -- the benchmarks -----------------------------------------------------------------------------------
+
+
+def bench_cold_start(runs: int) -> list[dict[str, Any]]:
+    results = []
+    for function in CLIENTS:
+        measured = measure(function, runs=runs)
+        results.append(
+            {
+                "function": function,
+                "handler_ms": round(measured.handler_ms),
+                "reference_ms": round(measured.reference_ms),
+                "ratio": round(measured.ratio, 2),
+                "peak_mb": round(measured.rss_mb),
+                "xray_imported": measured.xray_imported,
+            }
+        )
+        say(f"  cold start {function}: {measured.ratio:.2f}x the reference, peak {measured.rss_mb:.0f} MB")
+    return results
+
+
+def bench_calls_per_deploy(
+    deploy: Callable[[Any, Any], Any], counter: CallCounter, session: Any
+) -> list[dict[str, Any]]:
+    ecr, ecs, cfn = session.client("ecr"), session.client("ecs"), session.client("cloudformation")
+    results = []
+    shared_ops = {
+        "resource-groups-tagging-api.GetResources",
+        "ecs.DescribeServices",
+        "ecr.DescribeImages",
+        "sns.PublishBatch",
+    }
+    for kind, count in (("service", 1), ("service", 5), ("service", 20), ("stack", 1), ("stack", 5), ("stack", 20)):
+        repository = f"calls-{kind}-{count}"
+        world.ensure_repository(ecr, repository)
+        world.push_image(ecr, repository, "1.0.0")
+        for i in range(count):
+            tags = {"autodeploy:repository": repository}
+            if kind == "service":
+                world.create_service(
+                    ecs, f"calls{i % 3}", f"{repository}-{i}", f"{world.REGISTRY}/{repository}:1.0.0", tags
+                )
+            else:
+                world.create_stack(cfn, f"{repository}-{i}", "1.0.0", tags | {"autodeploy:parameter": "BuildNumber"})
+        digest = world.push_image(ecr, repository, "1.0.1")
+        event = ecr_event("1.0.1", digest, datetime.now(UTC), f"calls-{kind}-{count}")
+        event["detail"]["repository-name"] = repository
+        with counter.counting() as calls:
+            result = deploy(event, FakeLambdaContext())
+        started = [t for t in result["targets"] if t["status"] == "IN_PROGRESS"]
+        total = sum(calls.values())
+        shared = sum(n for op, n in calls.items() if op in shared_ops)
+        results.append(
+            {
+                "kind": kind,
+                "targets": count,
+                "started": len(started),
+                "calls": total,
+                "shared_calls": shared,
+                "per_target": round((total - shared) / count, 2),
+                "by_operation": dict(sorted(calls.items())),
+            }
+        )
+        say(f"  calls per deploy, {count} {kind} targets: {total} calls, {(total - shared) / count:.2f} per target")
+    return results
+
+
+def bench_burst(
+    deploy: Callable[[Any, Any], Any], track: Callable[[Any, Any], Any], counter: CallCounter, session: Any
+) -> dict[str, Any]:
+    from autodeploy import wiring
+
+    ecr, ecs = session.client("ecr"), session.client("ecs")
+    world.ensure_repository(ecr, "burst")
+    world.push_image(ecr, "burst", "1.0.0")
+    tags = {"autodeploy:repository": "burst", "autodeploy:tags": "semver"}
+    services = [
+        world.create_service(ecs, f"burst{i % 4}", f"burst-{i}", f"{world.REGISTRY}/burst:1.0.0", tags)
+        for i in range(20)
+    ]
+    start = datetime.now(UTC) - timedelta(hours=2)
+    events = [
+        ecr_event(f"2.0.{i}", world.push_image(ecr, "burst", f"2.0.{i}"), start + timedelta(seconds=i), f"burst-{i}")
+        for i in range(200)
+    ]
+    rng = random.Random(2026)
+    deliveries = events + rng.sample(events, 40)  # out of order, some twice
+    rng.shuffle(deliveries)
+    client = wiring.aws_clients().ecs
+    buckets = {
+        "RegisterTaskDefinition": TokenBucket(burst=10, rate=1.0),
+        "UpdateService": TokenBucket(burst=10, rate=1.0),
+    }
+    for operation, bucket in buckets.items():
+        client.meta.events.register(f"before-send.ecs.{operation}", bucket)
+    stats: Counter[str] = Counter()
+    began = time.monotonic()
+    with counter.counting() as calls:
+        for event in deliveries:
+            with_lambda_retries(deploy, event, stats)
+        delivered = time.monotonic() - began
+        for _ in range(5):  # ECS finishes each rollout; the tracker deploys the pending push
+            busy = [s for s in services if wiring.deploy_on_push().ledger.state(s).in_flight]
+            if not busy:
+                break
+            for service in busy:
+                completed = json.loads((ROOT / "events" / "ecs-deployment-completed.json").read_text())
+                completed["resources"] = [service]
+                completed["detail"]["deploymentId"] = world.primary_deployment(ecs, service)["id"]
+                track(completed, FakeLambdaContext(function_name="TrackFunction"))
+        total_calls = sum(calls.values())
+    wall = time.monotonic() - began
+    for operation, bucket in buckets.items():
+        client.meta.events.unregister(f"before-send.ecs.{operation}", bucket)
+    last = f"{world.REGISTRY}/burst@{events[-1]['detail']['image-digest']}"
+    on_last = 0
+    records = 0
+    for service in services:
+        cluster = service.split("/")[1]
+        running = ecs.describe_services(cluster=cluster, services=[service])["services"][0]["taskDefinition"]
+        image = ecs.describe_task_definition(taskDefinition=running)["taskDefinition"]["containerDefinitions"][0][
+            "image"
+        ]
+        on_last += image == last
+        records += len(wiring.deploy_on_push().ledger.history(service, limit=500))
+    registrations = buckets["RegisterTaskDefinition"].admitted
+    result = {
+        "pushes": len(events),
+        "deliveries": len(deliveries),
+        "services": len(services),
+        "services_on_last_image": on_last,
+        "ledger_records": records,
+        "registrations": registrations,
+        "registrations_per_service": round(registrations / len(services), 2),
+        "throttled_requests": sum(b.throttled for b in buckets.values()),
+        "lambda_retries": stats["lambda_retries"],
+        "lost_to_failure_queue": stats["lost_to_failure_queue"],
+        "api_calls": total_calls,
+        "delivery_seconds": round(delivered, 1),
+        "wall_seconds": round(wall, 1),
+    }
+    say(f"  burst: {result}")
+    return result
+
+
+def bench_review_fan_out(
+    review: Callable[[Any, Any], Any], counter: CallCounter, session: Any, services: int
+) -> dict[str, Any]:
+    ecs, aas, cw = session.client("ecs"), session.client("application-autoscaling"), session.client("cloudwatch")
+    began = time.monotonic()
+    for i in range(services):
+        world.scalable_service(ecs, aas, cw, f"fleet{i % 10}", f"svc{i}", review="observe")
+    setup = time.monotonic() - began
+    began = time.monotonic()
+    with counter.counting() as calls:
+        result = review({}, FakeLambdaContext(function_name="ReviewFunction"))
+    wall = time.monotonic() - began
+    total = sum(calls.values())
+    outcome = {
+        "services": services,
+        "reviewed": len(result["reviewed"]),
+        "api_calls": total,
+        "calls_per_service": round(total / services, 3),
+        "wall_seconds": round(wall, 1),
+        "setup_seconds": round(setup, 1),
+        "by_operation": dict(sorted(calls.items())),
+    }
+    say(f"  review fan-out: {services} services, {total} calls ({total / services:.3f} a service), {wall:.1f} s")
+    return outcome
+
+
+# -- the report ---------------------------------------------------------------------------------------
+
+
+def write_report(results: dict[str, Any]) -> None:
+    cold = results["cold_start"]
+    calls = results["calls_per_deploy"]
+    burst = results["burst"]
+    fan = results["review_fan_out"]
+    lines = [
+        "# Benchmarks",
+        "",
+        f"Measured by `make bench` on {results['measured_at']} (2 cores, Python {sys.version.split()[0]}, moto server on",
+        "loopback). Figures are from that one run; rerun `make bench` to reproduce them.",
+        "",
+        "## Cold start",
+        "",
+        "A fresh process imports the function's handler and creates its clients, against a reference process that",
+        f"only imports boto3 and creates the same clients; medians of {results['cold_start_runs']} alternating runs each.",
+        "Target: at most 1.25x the reference, and peak memory that fits a 128 MB Lambda.",
+        "",
+        "| function | handler (ms) | reference (ms) | ratio | peak RSS (MB) | X-Ray SDK imported |",
+        "|---|---|---|---|---|---|",
+        *[
+            f"| {c['function']} | {c['handler_ms']} | {c['reference_ms']} | {c['ratio']}x | {c['peak_mb']} | {'yes' if c['xray_imported'] else 'no'} |"
+            for c in cold
+        ],
+        "",
+        "## AWS calls per deploy",
+        "",
+        "One push to a repository with N registered targets, every call counted with botocore's `before-call`",
+        "hook. Shared calls (Resource Groups Tagging discovery, DescribeServices by 10, one DescribeImages, SNS",
+        "PublishBatch by 10) are amortized; the rest is per target. Target: at most 4 per service and 3 per stack,",
+        "ledger writes included.",
+        "",
+        "| kind | targets | rollouts started | calls | shared | per target |",
+        "|---|---|---|---|---|---|",
+        *[
+            f"| {c['kind']} | {c['targets']} | {c['started']} | {c['calls']} | {c['shared_calls']} | {c['per_target']} |"
+            for c in calls
+        ],
+        "",
+        "Per service target: DescribeTaskDefinition, the ledger transaction (record + lock), RegisterTaskDefinition,",
+        "UpdateService. Per stack target: DescribeStacks, the ledger transaction, UpdateStack.",
+        "",
+        "## Burst",
+        "",
+        f"{burst['pushes']} pushes to one repository registered by {burst['services']} services (semver), delivered in",
+        f"random order with duplicates ({burst['deliveries']} deliveries), one at a time, with ECS throttling injected",
+        "at the HTTP layer as token buckets (RegisterTaskDefinition and UpdateService: 10 burst, 1 a second",
+        "sustained), so botocore's adaptive retry mode meets it as it would on AWS. Then ECS finishes each rollout",
+        "(the tracker gets its completion event) until nothing is in flight.",
+        "",
+        "| measure | value |",
+        "|---|---|",
+        f"| services ending on the last pushed image | {burst['services_on_last_image']} of {burst['services']} |",
+        f"| ledger records (one per service per push) | {burst['ledger_records']} |",
+        f"| task definition registrations | {burst['registrations']} ({burst['registrations_per_service']} a service) |",
+        f"| throttled requests (absorbed by botocore retries) | {burst['throttled_requests']} |",
+        f"| Lambda retries | {burst['lambda_retries']} |",
+        f"| pushes lost to the failure queue | {burst['lost_to_failure_queue']} |",
+        f"| AWS calls | {burst['api_calls']} |",
+        f"| wall time: deliveries / total | {burst['delivery_seconds']} s / {burst['wall_seconds']} s |",
+        "",
+        "## Review fan-out",
+        "",
+        f"One scheduled review of {fan['services']} services tagged `autodeploy:scaling-review`. Target: under 0.3",
+        "AWS calls a service.",
+        "",
+        "| services | AWS calls | calls a service | wall time |",
+        "|---|---|---|---|",
+        f"| {fan['services']} | {fan['api_calls']} | {fan['calls_per_service']} | {fan['wall_seconds']} s |",
+        "",
+        "Calls by operation: " + ", ".join(f"{op} {n}" for op, n in fan["by_operation"].items()) + ".",
+        "",
+    ]
+    (ROOT / "BENCHMARKS.md").write_text("\n".join(lines))
+    (ROOT / "out").mkdir(exist_ok=True)
+    (ROOT / "out" / "benchmarks.json").write_text(json.dumps(results, indent=2, default=str))
+
+
+def main() -> int:
+    runs = int(sys.argv[1]) if len(sys.argv) > 1 else 15
+    results: dict[str, Any] = {"measured_at": datetime.now(UTC).strftime("%Y-%m-%d"), "cold_start_runs": runs}
+    say("cold start")
+    results["cold_start"] = bench_cold_start(runs)
+    os.environ["POWERTOOLS_METRICS_DISABLED"] = "true"
+    with emulator(None) as url:
+        point_at(url)
+        session = boto3.session.Session()
+        handlers = {
+            n: load_handler(n, parameters={"LogLevel": "ERROR"})
+            for n in ("DeployFunction", "TrackFunction", "ReviewFunction")
+        }
+        from autodeploy import wiring
+
+        moto_gaps.aws_like_deployments(wiring.aws_clients().ecs)
+        moto_gaps.scaling_activities_unavailable(wiring.aws_clients().application_autoscaling)
+        counter = CallCounter()
+        say("calls per deploy")
+        results["calls_per_deploy"] = bench_calls_per_deploy(handlers["DeployFunction"], counter, session)
+        say("burst")
+        results["burst"] = bench_burst(handlers["DeployFunction"], handlers["TrackFunction"], counter, session)
+        say("review fan-out")
+        results["review_fan_out"] = bench_review_fan_out(handlers["ReviewFunction"], counter, session, services=500)
+    write_report(results)
+    say("wrote BENCHMARKS.md")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
