@@ -16,7 +16,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import boto3
-from botocore.awsrequest import AWSResponse
+from botocore.awsrequest import AWSResponse, HTTPHeaders
 
 from tools import moto_gaps, world
 from tools.bench_coldstart import CLIENTS, measure
@@ -88,14 +88,16 @@ class TokenBucket:
             return None
         self.throttled += 1
         body = json.dumps({"__type": "ThrottlingException", "message": "Rate exceeded"}).encode()
-        return AWSResponse(request.url, 400, {"Content-Type": "application/x-amz-json-1.1"}, _Body(body))
+        headers = HTTPHeaders()
+        headers["Content-Type"] = "application/x-amz-json-1.1"
+        return AWSResponse(request.url, 400, headers, _Body(body))
 
 
-def ecr_event(tag: str, digest: str, at: datetime, event_id: str) -> dict[str, Any]:
+def ecr_event(repository: str, tag: str, digest: str, at: datetime, event_id: str) -> dict[str, Any]:
     event: dict[str, Any] = json.loads((ROOT / "events" / "ecr-push.json").read_text())
     event["id"] = event_id
     event["time"] = at.strftime("%Y-%m-%dT%H:%M:%SZ")
-    event["detail"].update({"image-tag": tag, "image-digest": digest})
+    event["detail"].update({"repository-name": repository, "image-tag": tag, "image-digest": digest})
     return event
 
 
@@ -159,8 +161,7 @@ def bench_calls_per_deploy(
             else:
                 world.create_stack(cfn, f"{repository}-{i}", "1.0.0", tags | {"autodeploy:parameter": "BuildNumber"})
         digest = world.push_image(ecr, repository, "1.0.1")
-        event = ecr_event("1.0.1", digest, datetime.now(UTC), f"calls-{kind}-{count}")
-        event["detail"]["repository-name"] = repository
+        event = ecr_event(repository, "1.0.1", digest, datetime.now(UTC), f"calls-{kind}-{count}")
         with counter.counting() as calls:
             result = deploy(event, FakeLambdaContext())
         started = [t for t in result["targets"] if t["status"] == "IN_PROGRESS"]
@@ -187,6 +188,7 @@ def bench_burst(
     from autodeploy import wiring
 
     ecr, ecs = session.client("ecr"), session.client("ecs")
+    moto_gaps.aws_like_deployments(ecs)  # so that the completion events name the rollout's deployment
     world.ensure_repository(ecr, "burst")
     world.push_image(ecr, "burst", "1.0.0")
     tags = {"autodeploy:repository": "burst", "autodeploy:tags": "semver"}
@@ -196,10 +198,12 @@ def bench_burst(
     ]
     start = datetime.now(UTC) - timedelta(hours=2)
     events = [
-        ecr_event(f"2.0.{i}", world.push_image(ecr, "burst", f"2.0.{i}"), start + timedelta(seconds=i), f"burst-{i}")
+        ecr_event(
+            "burst", f"2.0.{i}", world.push_image(ecr, "burst", f"2.0.{i}"), start + timedelta(seconds=i), f"burst-{i}"
+        )
         for i in range(200)
     ]
-    rng = random.Random(2026)
+    rng = random.Random(2026)  # noqa: S311  # a fixed shuffle, not a secret
     deliveries = events + rng.sample(events, 40)  # out of order, some twice
     rng.shuffle(deliveries)
     client = wiring.aws_clients().ecs
@@ -208,7 +212,7 @@ def bench_burst(
         "UpdateService": TokenBucket(burst=10, rate=1.0),
     }
     for operation, bucket in buckets.items():
-        client.meta.events.register(f"before-send.ecs.{operation}", bucket)
+        client.meta.events.register(f"before-send.ecs.{operation}", bucket)  # type: ignore[arg-type]
     stats: Counter[str] = Counter()
     began = time.monotonic()
     with counter.counting() as calls:
@@ -227,7 +231,7 @@ def bench_burst(
         total_calls = sum(calls.values())
     wall = time.monotonic() - began
     for operation, bucket in buckets.items():
-        client.meta.events.unregister(f"before-send.ecs.{operation}", bucket)
+        client.meta.events.unregister(f"before-send.ecs.{operation}", bucket)  # type: ignore[arg-type]
     last = f"{world.REGISTRY}/burst@{events[-1]['detail']['image-digest']}"
     on_last = 0
     records = 0
@@ -296,19 +300,22 @@ def write_report(results: dict[str, Any]) -> None:
     lines = [
         "# Benchmarks",
         "",
-        f"Measured by `make bench` on {results['measured_at']} (2 cores, Python {sys.version.split()[0]}, moto server on",
+        f"Measured by `make bench` on {results['measured_at']} (2 cores, Python {sys.version.split()[0]},",
+        "moto server on",
         "loopback). Figures are from that one run; rerun `make bench` to reproduce them.",
         "",
         "## Cold start",
         "",
         "A fresh process imports the function's handler and creates its clients, against a reference process that",
-        f"only imports boto3 and creates the same clients; medians of {results['cold_start_runs']} alternating runs each.",
+        "only imports boto3 and creates the same clients; medians of "
+        f"{results['cold_start_runs']} alternating runs each.",
         "Target: at most 1.25x the reference, and peak memory that fits a 128 MB Lambda.",
         "",
         "| function | handler (ms) | reference (ms) | ratio | peak RSS (MB) | X-Ray SDK imported |",
         "|---|---|---|---|---|---|",
         *[
-            f"| {c['function']} | {c['handler_ms']} | {c['reference_ms']} | {c['ratio']}x | {c['peak_mb']} | {'yes' if c['xray_imported'] else 'no'} |"
+            f"| {c['function']} | {c['handler_ms']} | {c['reference_ms']} | {c['ratio']}x | {c['peak_mb']} | "
+            f"{'yes' if c['xray_imported'] else 'no'} |"
             for c in cold
         ],
         "",
@@ -322,7 +329,8 @@ def write_report(results: dict[str, Any]) -> None:
         "| kind | targets | rollouts started | calls | shared | per target |",
         "|---|---|---|---|---|---|",
         *[
-            f"| {c['kind']} | {c['targets']} | {c['started']} | {c['calls']} | {c['shared_calls']} | {c['per_target']} |"
+            f"| {c['kind']} | {c['targets']} | {c['started']} | {c['calls']} | {c['shared_calls']} "
+            f"| {c['per_target']} |"
             for c in calls
         ],
         "",
@@ -341,7 +349,8 @@ def write_report(results: dict[str, Any]) -> None:
         "|---|---|",
         f"| services ending on the last pushed image | {burst['services_on_last_image']} of {burst['services']} |",
         f"| ledger records (one per service per push) | {burst['ledger_records']} |",
-        f"| task definition registrations | {burst['registrations']} ({burst['registrations_per_service']} a service) |",
+        f"| task definition registrations | {burst['registrations']} "
+        f"({burst['registrations_per_service']} a service) |",
         f"| throttled requests (absorbed by botocore retries) | {burst['throttled_requests']} |",
         f"| Lambda retries | {burst['lambda_retries']} |",
         f"| pushes lost to the failure queue | {burst['lost_to_failure_queue']} |",

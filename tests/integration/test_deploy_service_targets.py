@@ -72,9 +72,18 @@ def test_duplicate_delivery_registers_nothing_more(aws, invoke_deploy, web_servi
     assert [r["status"] for r in aws.ledger(web_service)] == ["IN_PROGRESS"]
 
 
-def test_a_new_event_for_the_running_digest_is_a_no_op(aws, invoke_deploy, web_service):
+def complete_rollout(aws, invoke_track, service):
+    from tests.support.events import ecs_deployment
+    from tools.world import primary_deployment
+
+    invoke_track(ecs_deployment("ecs-deployment-completed.json", service, primary_deployment(aws.ecs, service)["id"]))
+
+
+def test_a_new_event_for_the_running_digest_is_a_no_op(aws, invoke_deploy, invoke_track, web_service):
     digest = push_image(aws.ecr, "web", "1.5.0")
     invoke_deploy(ecr_push("1.5.0", digest))
+    rolling = invoke_deploy(ecr_push("1.5.0", digest))  # while it still rolls out
+    complete_rollout(aws, invoke_track, web_service)
     revisions = aws.revisions("web")
 
     result = invoke_deploy(ecr_push("1.5.0", digest))
@@ -82,13 +91,15 @@ def test_a_new_event_for_the_running_digest_is_a_no_op(aws, invoke_deploy, web_s
     assert aws.revisions("web") == revisions
     assert result["targets"][0]["status"] == "SKIPPED"
     assert "already running" in result["targets"][0]["reason"]
+    assert rolling["targets"][0]["reason"] == f"already rolling out {digest}"
 
 
-def test_semver_target_rejects_an_out_of_order_older_push(aws, invoke_deploy):
+def test_semver_target_rejects_an_out_of_order_older_push(aws, invoke_deploy, invoke_track):
     push_image(aws.ecr, "web", "1.0.1")
     arn = create_service(aws.ecs, "prod", "web", f"{REGISTRY}/web:1.0.1", WEB | {"autodeploy:tags": "semver"})
     newer, older = push_image(aws.ecr, "web", "1.0.3"), push_image(aws.ecr, "web", "1.0.2")
     invoke_deploy(ecr_push("1.0.3", newer))
+    complete_rollout(aws, invoke_track, arn)
     running = aws.service(arn)["taskDefinition"]
 
     result = invoke_deploy(ecr_push("1.0.2", older))
@@ -98,11 +109,12 @@ def test_semver_target_rejects_an_out_of_order_older_push(aws, invoke_deploy):
     assert aws.service(arn)["taskDefinition"] == running
 
 
-def test_any_target_never_goes_back_to_an_earlier_pushed_image(aws, invoke_deploy, web_service):
+def test_any_target_never_goes_back_to_an_earlier_pushed_image(aws, invoke_deploy, invoke_track, web_service):
     earlier = push_image(aws.ecr, "web", "blue")
     time.sleep(1.1)  # ECR (and moto) keep imagePushedAt to the second
     later = push_image(aws.ecr, "web", "green")
     invoke_deploy(ecr_push("green", later))
+    complete_rollout(aws, invoke_track, web_service)
 
     result = invoke_deploy(ecr_push("blue", earlier))
 
@@ -263,3 +275,14 @@ def test_access_denied_is_permanent_recorded_and_not_retried(aws, invoke_deploy,
 
     assert result["targets"][0]["status"] == "FAILED"
     assert "iam:PassRole" in aws.ledger(web_service)[0]["reason"]
+
+
+def test_during_a_rollout_an_older_push_is_superseded_at_once(aws, invoke_deploy, web_service):
+    newer, older = push_image(aws.ecr, "web", "1.0.3"), push_image(aws.ecr, "web", "1.0.2")
+    invoke_deploy(ecr_push("1.0.3", newer, time="2026-11-26T10:00:10Z"))
+
+    result = invoke_deploy(ecr_push("1.0.2", older, time="2026-11-26T10:00:05Z"))
+
+    assert result["targets"][0]["status"] == "SUPERSEDED"
+    assert result["targets"][0]["reason"] == "the newer push 1.0.3 is rolling out"
+    assert len(aws.revisions("web")) == 2
