@@ -149,3 +149,43 @@ def test_a_throttled_ledger_loses_no_push(aws, invoke_deploy, web_service):
 
     assert [r["status"] for r in aws.ledger(web_service)] == ["IN_PROGRESS"]
     assert running_image(aws, web_service) == f"{REGISTRY}/web@{digest}"
+
+
+REVIEW_CALLS = [
+    ("tagging", "GetResources"),
+    ("ecs", "DescribeServices"),
+    ("application_autoscaling", "DescribeScalableTargets"),
+    ("application_autoscaling", "DescribeScalingPolicies"),
+    ("cloudwatch", "DescribeAlarms"),
+    ("cloudwatch", "GetMetricData"),
+    ("dynamodb", "BatchGetItem"),
+    ("dynamodb", "BatchWriteItem"),
+]
+
+
+@pytest.mark.parametrize("fault", FAULTS)
+@pytest.mark.parametrize(("client", "operation"), REVIEW_CALLS)
+def test_a_review_under_faults_raises_and_the_next_round_records_it(aws, invoke_review, client, operation, fault):
+    """The schedule is the reviewer's retry: a failed round records nothing half-done, the next one decides."""
+    from tests.support.events import load_event
+    from tools.world import put_cpu, scalable_service
+
+    service = scalable_service(aws.ecs, aws.autoscaling, aws.cloudwatch, "prod", "web")
+    put_cpu(aws.cloudwatch, "prod", "web", [96.0] * 15)
+    code, message, status = FAULTS[fault]
+    clients = wiring.aws_clients()
+
+    def unavailable():  # moto's server answers DescribeScalingActivities with HTTP 500 (EMULATOR.md)
+        return failing(clients.application_autoscaling, "DescribeScalingActivities", "InternalFailure", "moto", 500, 9)
+
+    with (
+        unavailable(),
+        failing(getattr(clients, client), operation, code, message, status, times=1),
+        pytest.raises(RetryableError),
+    ):
+        invoke_review(load_event("review-schedule.json"))
+    with unavailable():
+        result = invoke_review(load_event("review-schedule.json"))
+
+    assert [r["service"] for r in result["reviewed"]] == [service]
+    assert result["reviewed"][0]["decision"] == "SCALE_OUT"

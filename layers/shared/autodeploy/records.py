@@ -25,9 +25,6 @@ class Status(StrEnum):
         return self not in (Status.IN_PROGRESS, Status.QUEUED)
 
 
-ROLLOUT_OUTCOMES = frozenset({Status.SUCCEEDED, Status.FAILED, Status.ROLLED_BACK, Status.TIMED_OUT})
-
-
 class Reason(StrEnum):
     """Short, stable reason codes: metric dimensions and Logs Insights filters."""
 

@@ -364,25 +364,6 @@ class Ledger:
         except BotoCoreError as exc:
             translate(exc, f"noting the deployment of {target}")
 
-    def release(self, target: str, sort_key: str) -> TargetState | None:
-        """Drop the lock of a rollout that ended before it started (its record says why)."""
-        try:
-            self._dynamodb.update_item(
-                TableName=self._table,
-                Key=_item({"target": target, "sk": STATE_KEY}),
-                UpdateExpression="REMOVE #f",
-                ConditionExpression="#f.sk = :sk",
-                ExpressionAttributeNames={"#f": "in_flight"},
-                ExpressionAttributeValues=_item({":sk": sort_key}),
-            )
-        except ClientError as exc:
-            if error_code(exc) == "ConditionalCheckFailedException":
-                return None
-            translate(exc, f"releasing the rollout lock of {target}")
-        except BotoCoreError as exc:
-            translate(exc, f"releasing the rollout lock of {target}")
-        return self.state(target)
-
     def release_pending(self, target: str, sort_key: str) -> None:
         """Forget the pending push once it has been decided without a rollout (rejected, skipped)."""
         try:
