@@ -12,7 +12,7 @@ from autodeploy import wiring
 from autodeploy.errors import InvalidEvent, PermanentError, RetryableError
 from autodeploy.events import ImagePush
 from autodeploy.observability import logger, metrics, report_deployments, tracer
-from autodeploy.origin import refusal
+from autodeploy.origin import ignore_foreign
 
 
 @logger.inject_lambda_context(correlation_id_path=correlation_paths.EVENT_BRIDGE)
@@ -21,9 +21,7 @@ from autodeploy.origin import refusal
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     try:
         push = ImagePush.from_event(event)
-        if foreign := refusal(push.envelope, context.invoked_function_arn):
-            logger.warning("event from elsewhere ignored", extra={"reason": foreign})
-            metrics.add_metric(name="ForeignEventsIgnored", unit=MetricUnit.Count, value=1)
+        if foreign := ignore_foreign(push.envelope, context.invoked_function_arn):
             return {"status": "ignored", "reason": foreign}
         metrics.add_metric(name="PushesReceived", unit=MetricUnit.Count, value=1)
         report = wiring.deploy_on_push().handle(push)

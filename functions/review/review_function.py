@@ -11,7 +11,7 @@ from autodeploy import wiring
 from autodeploy.errors import InvalidEvent
 from autodeploy.events import parse_review_trigger
 from autodeploy.observability import logger, metrics, report_review, tracer
-from autodeploy.origin import refusal
+from autodeploy.origin import ignore_foreign
 
 
 @logger.inject_lambda_context
@@ -24,9 +24,7 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
         logger.error("review trigger not usable", extra={"reason": str(exc)})
         metrics.add_metric(name="ReviewTriggersRejected", unit=MetricUnit.Count, value=1)
         return {"outcome": "rejected", "reason": str(exc)}
-    if trigger is not None and (foreign := refusal(trigger.envelope, context.invoked_function_arn)):
-        logger.warning("event from elsewhere ignored", extra={"reason": foreign})
-        metrics.add_metric(name="ForeignEventsIgnored", unit=MetricUnit.Count, value=1)
+    if trigger is not None and (foreign := ignore_foreign(trigger.envelope, context.invoked_function_arn)):
         return {"outcome": "ignored", "reason": foreign}
     reviewer = wiring.review_scaling()
     if trigger is None:

@@ -12,7 +12,7 @@ from autodeploy import wiring
 from autodeploy.errors import InvalidEvent, PermanentError
 from autodeploy.events import parse_rollout_event
 from autodeploy.observability import logger, metrics, report_tracking, tracer
-from autodeploy.origin import refusal
+from autodeploy.origin import ignore_foreign
 
 
 @logger.inject_lambda_context(correlation_id_path=correlation_paths.EVENT_BRIDGE)
@@ -21,9 +21,7 @@ from autodeploy.origin import refusal
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     try:
         rollout_event = parse_rollout_event(event)
-        if foreign := refusal(rollout_event.envelope, context.invoked_function_arn):
-            logger.warning("event from elsewhere ignored", extra={"reason": foreign})
-            metrics.add_metric(name="ForeignEventsIgnored", unit=MetricUnit.Count, value=1)
+        if foreign := ignore_foreign(rollout_event.envelope, context.invoked_function_arn):
             return {"outcome": "ignored", "reason": foreign}
         metrics.add_metric(name="RolloutEventsReceived", unit=MetricUnit.Count, value=1)
         result = wiring.track_rollouts().handle(rollout_event)

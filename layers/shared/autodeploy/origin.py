@@ -11,7 +11,10 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from functools import cache
 
+from aws_lambda_powertools.metrics import MetricUnit
+
 from autodeploy.events import EventEnvelope
+from autodeploy.observability import logger, metrics
 
 
 def _words(text: str) -> frozenset[str]:
@@ -45,6 +48,15 @@ class AcceptedOrigins:
 @cache
 def accepted_origins() -> AcceptedOrigins:
     return AcceptedOrigins.from_environ()
+
+
+def ignore_foreign(envelope: EventEnvelope, invoked_function_arn: str) -> str | None:
+    """Log and count an event from elsewhere; returns why it is ignored (None: it is ours)."""
+    reason = refusal(envelope, invoked_function_arn)
+    if reason is not None:
+        logger.warning("event from elsewhere ignored", extra={"reason": reason})
+        metrics.add_metric(name="ForeignEventsIgnored", unit=MetricUnit.Count, value=1)
+    return reason
 
 
 def refusal(envelope: EventEnvelope, invoked_function_arn: str) -> str | None:

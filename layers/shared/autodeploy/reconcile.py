@@ -182,14 +182,14 @@ class Reconcile:
                 return True
             return False  # ours, still rolling out
         # No deployment carries the digest: the function died between taking the lock and UpdateService.
-        resumed = self._deployer.deploy(
-            in_flight.push.to_push(),
-            [target],
-            DeployOptions(resuming=True, enforce_policy=False, reason_prefix="resumed by reconcile: "),
-        )
-        report.note(target, "resumed a rollout that never started")
-        report.deploys.append(resumed)
+        self._resume(report, target, in_flight, "resumed a rollout that never started")
         return False
+
+    def _resume(self, report: ReconcileReport, target: Target, in_flight: InFlight, action: str) -> None:
+        """Finish a rollout that holds the lock but never started, with the push it was for."""
+        options = DeployOptions(resuming=True, enforce_policy=False, reason_prefix="resumed by reconcile: ")
+        report.deploys.append(self._deployer.deploy(in_flight.push.to_push(), [target], options))
+        report.note(target, action)
 
     def _check_stack(self, report: ReconcileReport, target: Target, in_flight: InFlight) -> bool:
         stack = self._stacks.describe(target.arn)
@@ -209,13 +209,7 @@ class Reconcile:
         )
         if not updated_since:
             # Our UpdateStack never ran (the function died, or every retry met a busy stack): finish it.
-            resumed = self._deployer.deploy(
-                in_flight.push.to_push(),
-                [target],
-                DeployOptions(resuming=True, enforce_policy=False, reason_prefix="resumed by reconcile: "),
-            )
-            report.note(target, "resumed a stack update that never started")
-            report.deploys.append(resumed)
+            self._resume(report, target, in_flight, "resumed a stack update that never started")
             return False
         status, code = STACK_OUTCOMES.get(stack.status, (Status.SUCCEEDED, Reason.ROLLOUT_SUCCEEDED))
         self._tracker.close(target.arn, in_flight, status, code, f"stack {stack.status} (seen by reconcile)")

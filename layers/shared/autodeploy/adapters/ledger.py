@@ -108,24 +108,14 @@ class Ledger:
         self, target: str, sort_key: str, status: Status, code: Reason, reason: str, expect: Status
     ) -> bool:
         """Move a record from ``expect`` to a final ``status``; False when it was no longer ``expect``."""
-        try:
-            self._dynamodb.update_item(
-                TableName=self._table,
-                Key=_item({"target": target, "sk": sort_key}),
-                UpdateExpression="SET #s = :s, reason_code = :c, reason = :r",
-                ConditionExpression="#s = :expect",
-                ExpressionAttributeNames={"#s": "status"},
-                ExpressionAttributeValues=_item(
-                    {":s": status.value, ":c": code.value, ":r": reason, ":expect": expect.value}
-                ),
-            )
-        except ClientError as exc:
-            if error_code(exc) == "ConditionalCheckFailedException":
-                return False
-            translate(exc, f"recording {status} for {target}")
-        except BotoCoreError as exc:
-            translate(exc, f"recording {status} for {target}")
-        return True
+        return self._update(
+            {"target": target, "sk": sort_key},
+            "SET #s = :s, reason_code = :c, reason = :r",
+            "#s = :expect",
+            {"#s": "status"},
+            {":s": status.value, ":c": code.value, ":r": reason, ":expect": expect.value},
+            f"recording {status} for {target}",
+        )
 
     # -- target state --------------------------------------------------------------------------
 
@@ -349,53 +339,63 @@ class Ledger:
         if task_definition_arn:
             values[":td"] = task_definition_arn
             sets.append("#f.task_definition_arn = :td")
-        try:
-            self._dynamodb.update_item(
-                TableName=self._table,
-                Key=_item({"target": target, "sk": STATE_KEY}),
-                UpdateExpression="SET " + ", ".join(sets),
-                ConditionExpression="#f.sk = :sk",
-                ExpressionAttributeNames={"#f": "in_flight"},
-                ExpressionAttributeValues=_item(values),
-            )
-        except ClientError as exc:
-            if error_code(exc) != "ConditionalCheckFailedException":
-                translate(exc, f"noting the deployment of {target}")
-        except BotoCoreError as exc:
-            translate(exc, f"noting the deployment of {target}")
+        self._update(
+            {"target": target, "sk": STATE_KEY},
+            "SET " + ", ".join(sets),
+            "#f.sk = :sk",
+            {"#f": "in_flight"},
+            values,
+            f"noting the deployment of {target}",
+        )
 
     def release_pending(self, target: str, sort_key: str) -> None:
         """Forget the pending push once it has been decided without a rollout (rejected, skipped)."""
-        try:
-            self._dynamodb.update_item(
-                TableName=self._table,
-                Key=_item({"target": target, "sk": STATE_KEY}),
-                UpdateExpression="REMOVE #p",
-                ConditionExpression="#p.sk = :sk",
-                ExpressionAttributeNames={"#p": "pending"},
-                ExpressionAttributeValues=_item({":sk": sort_key}),
-            )
-        except ClientError as exc:
-            if error_code(exc) != "ConditionalCheckFailedException":
-                translate(exc, f"dropping the pending push of {target}")
-        except BotoCoreError as exc:
-            translate(exc, f"dropping the pending push of {target}")
+        self._update(
+            {"target": target, "sk": STATE_KEY},
+            "REMOVE #p",
+            "#p.sk = :sk",
+            {"#p": "pending"},
+            {":sk": sort_key},
+            f"dropping the pending push of {target}",
+        )
 
     def unquarantine(self, target: str, digest: str) -> bool:
+        return self._update(
+            {"target": target, "sk": STATE_KEY},
+            "REMOVE #q.#d",
+            "attribute_exists(#q.#d)",
+            {"#q": "quarantined", "#d": digest},
+            {},
+            f"releasing the quarantine of {digest} on {target}",
+        )
+
+    def _update(
+        self,
+        key: dict[str, str],
+        update: str,
+        condition: str,
+        names: dict[str, str],
+        values: dict[str, Any],
+        action: str,
+    ) -> bool:
+        """One conditional UpdateItem; False when its condition did not hold."""
+        request: dict[str, Any] = {
+            "TableName": self._table,
+            "Key": _item(key),
+            "UpdateExpression": update,
+            "ConditionExpression": condition,
+            "ExpressionAttributeNames": names,
+        }
+        if values:
+            request["ExpressionAttributeValues"] = _item(values)
         try:
-            self._dynamodb.update_item(
-                TableName=self._table,
-                Key=_item({"target": target, "sk": STATE_KEY}),
-                UpdateExpression="REMOVE #q.#d",
-                ConditionExpression="attribute_exists(#q.#d)",
-                ExpressionAttributeNames={"#q": "quarantined", "#d": digest},
-            )
+            self._dynamodb.update_item(**request)
         except ClientError as exc:
             if error_code(exc) == "ConditionalCheckFailedException":
                 return False
-            translate(exc, f"releasing the quarantine of {digest} on {target}")
+            translate(exc, action)
         except BotoCoreError as exc:
-            translate(exc, f"releasing the quarantine of {digest} on {target}")
+            translate(exc, action)
         return True
 
     def _transact(self, writes: Sequence[dict[str, Any]], action: str) -> list[bool] | None:
