@@ -51,7 +51,7 @@ def draw(records: Sequence[dict[str, Any]], title: str, path: Path) -> Path:
             )
     counts.set_ylabel("tasks")
     counts.yaxis.set_major_locator(MaxNLocator(integer=True))
-    figure.suptitle(title)
+    counts.set_title(title)
     cpu_axis = counts.twinx()
     cpu = [_last_cpu(r) for r in ordered]
     cpu_axis.step(times, cpu, where="post", color="tab:cyan", label="CPU % (latest minute)")
@@ -59,7 +59,7 @@ def draw(records: Sequence[dict[str, Any]], title: str, path: Path) -> Path:
     cpu_axis.set_ylim(0, 100)
     handles, labels = counts.get_legend_handles_labels()
     cpu_handles, cpu_labels = cpu_axis.get_legend_handles_labels()
-    figure.legend(handles + cpu_handles, labels + cpu_labels, loc="outside upper center", ncol=4, fontsize="small")
+    figure.legend(handles + cpu_handles, labels + cpu_labels, loc="outside lower center", ncol=7, fontsize="small")
     names = sorted({name for r in ordered for name in r.get("alarms", {})})
     for row, name in enumerate(names):
         colors = [_ALARM_COLORS.get(r.get("alarms", {}).get(name, ""), "white") for r in ordered]
