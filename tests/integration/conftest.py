@@ -114,52 +114,38 @@ def aws(monkeypatch: pytest.MonkeyPatch) -> Iterator[Aws]:
         wiring.reset()
 
 
-@pytest.fixture
-def invoke_deploy() -> Any:
-    """Calls DeployFunction's handler as Lambda would."""
-    import deploy_function
+def _invoker(module: str, function: str) -> Any:
+    """A function's handler, called as Lambda would call it."""
+    import importlib
 
-    def invoke(event: dict[str, Any]) -> dict[str, Any]:
-        result: dict[str, Any] = deploy_function.handler(event, FakeLambdaContext())
+    handler = importlib.import_module(module).handler
+
+    def invoke(event: Any) -> dict[str, Any]:
+        result: dict[str, Any] = handler(event, FakeLambdaContext(function_name=function))
         return result
 
     return invoke
+
+
+@pytest.fixture
+def invoke_deploy() -> Any:
+    return _invoker("deploy_function", "DeployFunction")
 
 
 @pytest.fixture
 def invoke_track() -> Any:
-    """Calls TrackFunction's handler as Lambda would."""
-    import track_function
-
-    def invoke(event: dict[str, Any]) -> dict[str, Any]:
-        result: dict[str, Any] = track_function.handler(event, FakeLambdaContext(function_name="TrackFunction"))
-        return result
-
-    return invoke
-
-
-@pytest.fixture
-def invoke_reconcile() -> Any:
-    """Calls ReconcileFunction's handler as the schedule would."""
-    import reconcile_function
-
-    from tests.support.events import load_event
-
-    def invoke() -> dict[str, Any]:
-        context = FakeLambdaContext(function_name="ReconcileFunction")
-        result: dict[str, Any] = reconcile_function.handler(load_event("reconcile-schedule.json"), context)
-        return result
-
-    return invoke
+    return _invoker("track_function", "TrackFunction")
 
 
 @pytest.fixture
 def invoke_review() -> Any:
-    """Calls ReviewFunction's handler as EventBridge or the schedule would."""
-    import review_function
+    return _invoker("review_function", "ReviewFunction")
 
-    def invoke(event: dict[str, Any]) -> dict[str, Any]:
-        result: dict[str, Any] = review_function.handler(event, FakeLambdaContext(function_name="ReviewFunction"))
-        return result
 
-    return invoke
+@pytest.fixture
+def invoke_reconcile() -> Any:
+    """ReconcileFunction, as its schedule calls it."""
+    from tests.support.events import load_event
+
+    invoke = _invoker("reconcile_function", "ReconcileFunction")
+    return lambda: invoke(load_event("reconcile-schedule.json"))

@@ -36,14 +36,19 @@ def configure(clients: AwsClients, table: str | None, stack: str) -> None:
         os.environ["LEDGER_TABLE"] = table
     if os.environ.get("LEDGER_TABLE"):
         return
-    with aws_call(f"reading the outputs of stack {stack}"):
-        outputs = clients.cloudformation.describe_stacks(StackName=stack)["Stacks"][0].get("Outputs", [])
-    values = {o["OutputKey"]: o["OutputValue"] for o in outputs}
+    values = stack_outputs(clients, stack)
     if "LedgerTableName" not in values:
         raise CliError(f"stack {stack} has no LedgerTableName output; pass --table")
     os.environ["LEDGER_TABLE"] = values["LedgerTableName"]
     if "NotificationTopicArn" in values:
         os.environ.setdefault("NOTIFICATION_TOPIC_ARN", values["NotificationTopicArn"])
+
+
+def stack_outputs(clients: AwsClients, stack: str) -> dict[str, str]:
+    """The installed ecs-autodeploy stack's outputs, by key."""
+    with aws_call(f"reading the outputs of stack {stack}"):
+        outputs = clients.cloudformation.describe_stacks(StackName=stack)["Stacks"][0].get("Outputs", [])
+    return {o["OutputKey"]: o["OutputValue"] for o in outputs}
 
 
 def resolve_target(clients: AwsClients, name: str) -> str:
@@ -202,11 +207,9 @@ def _scaling_command(args: argparse.Namespace) -> int:
 def _decisions_table(clients: AwsClients, stack: str) -> str:
     if os.environ.get("DECISIONS_TABLE"):
         return os.environ["DECISIONS_TABLE"]
-    with aws_call(f"reading the outputs of stack {stack}"):
-        outputs = clients.cloudformation.describe_stacks(StackName=stack)["Stacks"][0].get("Outputs", [])
-    for output in outputs:
-        if output["OutputKey"] == "DecisionsTableName":
-            return output["OutputValue"]
+    values = stack_outputs(clients, stack)
+    if "DecisionsTableName" in values:
+        return values["DecisionsTableName"]
     raise CliError(f"stack {stack} has no DecisionsTableName output; set DECISIONS_TABLE")
 
 

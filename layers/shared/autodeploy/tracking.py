@@ -15,7 +15,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from autodeploy.adapters.cloudformation import CloudFormationStacks
-from autodeploy.adapters.ecs import EcsServices
+from autodeploy.adapters.ecs import DeploymentView, EcsServices
 from autodeploy.adapters.ledger import Ledger
 from autodeploy.deploy import DeployOnPush, DeployReport
 from autodeploy.events import EcsDeploymentEvent, StackStatusEvent
@@ -80,6 +80,7 @@ class TrackRollouts:
         in_flight = self._ledger.state(target).in_flight
         if in_flight is None:
             return TrackResult(target, "ignored", "no rollout of ours is in flight for this service")
+        view: DeploymentView | None = None
         if in_flight.deployment_id is None:
             view = self._services.deployment(target, event.deployment_id)
             if view is None or view.digest != in_flight.push.digest:
@@ -106,7 +107,8 @@ class TrackRollouts:
                 f"the service reached a steady state on the new image ({event.reason})".replace(" ()", ""),
                 finished_at=event.envelope.time,
             )
-        view = self._services.deployment(target, event.deployment_id)
+        if view is None:  # not read yet: the deployment id was already known
+            view = self._services.deployment(target, event.deployment_id)
         stopped = self._services.stopped_tasks(target, event.deployment_id)
         rolled_back = view is not None and view.rollback_enabled
         failure: dict[str, Any] = {"deployment_reason": event.reason, "stopped_tasks": stopped}
