@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import time
 
 import pytest
@@ -10,6 +11,7 @@ from autodeploy.errors import RetryableError
 from autodeploy.task_definition import READ_ONLY_KEYS
 from tests.support.events import ecr_push, load_event
 from tests.support.faults import failing
+from tools import world
 from tools.world import REGISTRY, create_service, push_image
 
 WEB = {"autodeploy:repository": "web"}
@@ -155,14 +157,40 @@ def test_tag_filters_skip_undeployable_tags_with_the_reason(aws, invoke_deploy):
     )
 
 
-def test_push_without_tag_is_skipped_for_every_target_of_the_repository(aws, invoke_deploy, web_service):
+def test_a_multi_architecture_push_is_counted_once_per_child_not_recorded_per_target(
+    aws, invoke_deploy, web_service, capsys
+):
+    """A multi-architecture push: ECR sends one event per child manifest, without a tag, and one
+    for the image index with the tag (ecr-push-without-tag.json is such a child's event)."""
+    second = create_service(aws.ecs, "staging", "web", f"{REGISTRY}/web:1.4.0", WEB)
+    children = [world.digest_for("web", "1.5.0", arch) for arch in ("amd64", "arm64")]
+    for child in children:
+        push_image(aws.ecr, "web", f"untagged-{child[-6:]}", digest=child)
+    index = push_image(aws.ecr, "web", "1.5.0")
+    capsys.readouterr()
+
+    ignored = [invoke_deploy(ecr_push(None, child)) for child in children]
+    deployed = invoke_deploy(ecr_push("1.5.0", index))
+
+    assert [r["targets"] for r in ignored] == [[], []]
+    assert all("multi-architecture" in r["ignored"] for r in ignored)
+    metrics = [json.loads(line) for line in capsys.readouterr().out.splitlines() if '"_aws"' in line]
+    assert sum(m.get("UntaggedPushesIgnored", [0])[0] for m in metrics) == 2
+    assert sorted((t["target"], t["status"]) for t in deployed["targets"]) == sorted(
+        [(web_service, "IN_PROGRESS"), (second, "IN_PROGRESS")]
+    )
+    assert [r["digest"] for r in aws.ledger(web_service)] == [index]
+    assert [r["digest"] for r in aws.ledger(second)] == [index]
+
+
+def test_the_sample_push_without_tag_records_nothing(aws, invoke_deploy, web_service):
     event = load_event("ecr-push-without-tag.json")
     push_image(aws.ecr, "web", "untagged", digest=event["detail"]["image-digest"])
 
     result = invoke_deploy(event)
 
-    assert [(t["target"], t["status"]) for t in result["targets"]] == [(web_service, "SKIPPED")]
-    assert aws.ledger(web_service)[0]["reason_code"] == "no-tag"
+    assert result["targets"] == [] and result["ignored"]
+    assert aws.ledger(web_service) == []
 
 
 def test_only_targets_of_the_pushed_repository_are_touched(aws, invoke_deploy, web_service):

@@ -95,11 +95,15 @@ def test_parameter_on_a_service_is_a_mistake():
         parse_target(SERVICE, {"autodeploy:repository": "web", "autodeploy:parameter": "BuildNumber"})
 
 
-def test_a_service_of_a_registered_stack_deploys_through_the_stack_only():
-    from autodeploy.adapters.discovery import managed_by_registered_stacks
+def test_a_service_a_registered_stack_created_is_that_stacks():
+    """ListStackResources names a stack's services by ARN; a short-format ARN has no cluster."""
+    from autodeploy.adapters.discovery import owned_by_stacks
 
-    stack = parse_target(STACK, {"autodeploy:repository": "web", "autodeploy:parameter": "BuildNumber"})
-    service = parse_target(SERVICE, {"autodeploy:repository": "web"})
-    other = parse_target(SERVICE.replace("/web", "/api"), {"autodeploy:repository": "web"})
-    owners = {SERVICE: STACK, other.arn: STACK.replace("web-service", "api-service")}
-    assert managed_by_registered_stacks([stack, service, other], owners) == [stack, other]
+    other = SERVICE.replace("/web", "/api")
+    short = "arn:aws:ecs:us-east-1:123456789012:service/worker"
+    long_worker = "arn:aws:ecs:us-east-1:123456789012:service/prod/worker"
+    assert owned_by_stacks([SERVICE, other, long_worker], [frozenset({SERVICE}), frozenset({short})]) == {
+        SERVICE,
+        long_worker,
+    }
+    assert owned_by_stacks([SERVICE], []) == set()

@@ -19,7 +19,7 @@ from typing import Any
 
 from autodeploy.adapters.cloudformation import CloudFormationStacks, NoUpdateNeeded, StackState
 from autodeploy.adapters.discovery import TargetDiscovery
-from autodeploy.adapters.ecr import EcrImages
+from autodeploy.adapters.ecr import EcrImages, Registry
 from autodeploy.adapters.ecs import EcsServices, ServiceState, TaskDefinition
 from autodeploy.adapters.ledger import Claim, Ledger, Queued
 from autodeploy.errors import (
@@ -32,7 +32,7 @@ from autodeploy.errors import (
 from autodeploy.events import ImagePush
 from autodeploy.image_reference import ImageReference, is_valid_digest
 from autodeploy.notifications import NOTIFIED, Notifier, notification_for
-from autodeploy.policy import ImageFacts, judge_push, tag_matches
+from autodeploy.policy import Deployed, ImageFacts, judge_push_against, tag_matches
 from autodeploy.records import DeploymentRecord, Reason, Status
 from autodeploy.registration import Mode, ParameterValue, Target, TargetKind, kind_of, resource_path
 from autodeploy.rollout import InFlight, PushRef
@@ -69,9 +69,11 @@ class DeployReport:
     push: ImagePush
     recorded: list[Recorded] = field(default_factory=list)
     retryable: list[str] = field(default_factory=list)
+    ignored: str | None = None  # why the push concerned no target at all (counted, not recorded)
 
     def summary(self) -> dict[str, Any]:
         return {
+            **({"ignored": self.ignored} if self.ignored else {}),
             "event_id": self.push.event_id,
             "repository": self.push.repository,
             "tag": self.push.tag,
@@ -100,8 +102,8 @@ class _Plan:
     target: Target
     new_value: str
     previous: str
-    deployed_key: str | None
-    deployed_tags: tuple[str, ...]
+    # Per deployed image from the pushed repository: who runs it, its ECR key, tags it names.
+    deployed: tuple[tuple[str, str | None, tuple[str, ...]], ...]
     changes: dict[str, Any]
     service: ServiceState | None = None
     source: TaskDefinition | None = None
@@ -160,9 +162,17 @@ class DeployOnPush:
         return self._discovery
 
     def handle(self, push: ImagePush) -> DeployReport:
-        """A push from ECR: every target registered for its repository."""
-        found = self._discovery.find(push.repository)
+        """A push from ECR: every target registered for its repository.
+
+        A push without a tag is not deployable anywhere: a multi-architecture push sends one such
+        event per child manifest (and one with the tag for the index), so it is counted by the
+        handler rather than recorded SKIPPED for every target each time.
+        """
         report = DeployReport(push)
+        if push.tag is None:
+            report.ignored = "a push by digest alone (a child manifest of a multi-architecture image) deploys nothing"
+            return report
+        found = self._discovery.find(push.repository)
         for arn, problem in found.misconfigured:
             self._record(report, self._bare_record(push, arn, Status.FAILED, Reason.MISCONFIGURED, str(problem)))
         report.merge(self.deploy(push, found.targets))
@@ -230,9 +240,10 @@ class DeployOnPush:
         ]
         if not plans:
             return
-        keys = [push.digest, *(p.deployed_key for p in plans if p.deployed_key)]
+        keys = [push.digest, *(key for p in plans for _, key, _ in p.deployed if key)]
+        origin = Registry(push.envelope.account, push.envelope.region)  # where the push happened
         facts = self._for_all(
-            report, push, [p.target for p in plans], options, lambda: self._images.lookup(push.repository, keys)
+            report, push, [p.target for p in plans], options, lambda: self._images.lookup(push.repository, keys, origin)
         )
         if facts is None:
             return
@@ -341,8 +352,13 @@ class DeployOnPush:
                 task_definition_arn=source.arn,
                 image=pinned,
             )
+        # "Never backwards" compares every selected container that runs an image of this repository.
+        deployed = tuple(
+            (f"container {c}", *_ecr_key(images[c], registry, push.repository))
+            for c in containers
+            if not _runs_digest(images[c], registry, push.repository, push.digest)
+        )
         previous = images[containers[0]]
-        key, tags = _ecr_key(previous, registry, push.repository)
         changes = {
             "task_definition": source.arn,
             "containers": [
@@ -353,8 +369,7 @@ class DeployOnPush:
             target,
             pinned,
             previous,
-            key,
-            tags,
+            tuple(d for d in deployed if d[1] is not None),
             changes,
             service=service,
             source=source,
@@ -405,7 +420,7 @@ class DeployOnPush:
             "after": new_value,
             "method": "UpdateStack with the previous template; every other parameter keeps its value",
         }
-        return _Plan(target, new_value, current, key, tags, changes, stack=stack)
+        return _Plan(target, new_value, current, ((f"parameter {parameter}", key, tags),), changes, stack=stack)
 
     # -- executing: judge by policy, then act or plan ----------------------------------------------
 
@@ -421,18 +436,13 @@ class DeployOnPush:
         pushed = facts.get(push.digest)
         if pushed is None:
             return _Decision(Status.SKIPPED, Reason.IMAGE_GONE, f"the pushed image {push.digest} is no longer in ECR")
-        verdict = judge_push(
-            plan.target.tag_filter,
-            push.tag or "",
-            pushed,
-            facts.get(plan.deployed_key) if plan.deployed_key else None,
-            plan.deployed_tags,
-        )
+        deployed = [Deployed(where, facts.get(key) if key else None, tags) for where, key, tags in plan.deployed]
+        verdict = judge_push_against(plan.target.tag_filter, push.tag or "", pushed, deployed)
         pinned = str(ImageReference(push.repository, registry, digest=push.digest))
         common: dict[str, Any] = {"previous_image": plan.previous, "image": pinned, "plan": plan.changes}
         if plan.stack is not None:
             common["stack_id"] = plan.stack.stack_id
-        if options.require_known_deployed and (plan.deployed_key is None or plan.deployed_key not in facts):
+        if options.require_known_deployed and not (deployed and all(d.facts is not None for d in deployed)):
             why = "the running image is not in ECR, so a catch-up deploy could go backwards"
             return _Decision(Status.SKIPPED, Reason.UNKNOWN_DEPLOYED, why, common)
         if options.enforce_policy and not verdict.accepted:

@@ -7,13 +7,20 @@ tolerated; a missing or malformed required field is a clean ``InvalidEvent`` tha
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
 from autodeploy.errors import InvalidEvent
-from autodeploy.image_reference import is_valid_digest, is_valid_tag
+from autodeploy.image_reference import (
+    is_valid_account_id,
+    is_valid_digest,
+    is_valid_region,
+    is_valid_tag,
+    repository_name_problem,
+)
 
 ECR_SOURCE = "aws.ecr"
 ECR_DETAIL_TYPE = "ECR Image Action"
@@ -29,16 +36,29 @@ ECS_DEPLOYMENT_EVENTS = frozenset(
 def _field(container: Mapping[str, Any], key: str, where: str) -> str:
     value = container.get(key)
     if not isinstance(value, str) or not value:
-        raise InvalidEvent(f"{where}{key} is missing or not a non-empty string (got {value!r})")
+        shown = value[:80] if isinstance(value, str) else type(value).__name__
+        raise InvalidEvent(f"{where}{key} is missing or not a non-empty string (got {shown!r})")
     return value
 
 
+# EventBridge writes ``2026-11-26T10:15:00Z``; an offset is accepted and converted. ASCII digits only.
+_TIMESTAMP = re.compile(
+    r"[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}(?:\.[0-9]{1,6})?(?:Z|[+-][0-9]{2}:[0-9]{2})?"
+)
+# Event ids become part of ledger keys (``push#<time>#<id>``): EventBridge's are UUIDs, ours are
+# ``reconcile-<hex>`` and the like. No ``#``, no spaces, no control characters.
+_EVENT_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._:-]{0,127}")
+
+
 def _timestamp(text: str, where: str) -> datetime:
+    """A timestamp in UTC: pushes are ordered by it, so every offset is converted first."""
+    if _TIMESTAMP.fullmatch(text) is None:
+        raise InvalidEvent(f"{where} is not an ISO 8601 timestamp: {text[:80]!r}")
     try:
         moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
     except ValueError as exc:
-        raise InvalidEvent(f"{where} is not an ISO 8601 timestamp: {text!r}") from exc
-    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+        raise InvalidEvent(f"{where} is not an ISO 8601 timestamp: {text[:80]!r}") from exc
+    return moment.astimezone(UTC) if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
 @dataclass(frozen=True, slots=True)
@@ -60,14 +80,20 @@ class EventEnvelope:
         if not isinstance(detail, Mapping):
             raise InvalidEvent("detail is missing or not an object")
         account = _field(event, "account", "")
-        if not (len(account) == 12 and account.isdigit()):
-            raise InvalidEvent(f"account must be 12 digits (got {account!r})")
+        if not is_valid_account_id(account):
+            raise InvalidEvent(f"account must be 12 digits (got {account[:80]!r})")
+        region = _field(event, "region", "")
+        if not is_valid_region(region):
+            raise InvalidEvent(f"region {region[:80]!r} is not an AWS region name")
+        event_id = _field(event, "id", "")
+        if _EVENT_ID.fullmatch(event_id) is None:
+            raise InvalidEvent(f"id {event_id[:80]!r} is not an event id (letters, digits, '.', '_', ':', '-')")
         envelope = cls(
-            id=_field(event, "id", ""),
+            id=event_id,
             source=_field(event, "source", ""),
             detail_type=_field(event, "detail-type", ""),
             account=account,
-            region=_field(event, "region", ""),
+            region=region,
             time=_timestamp(_field(event, "time", ""), "time"),
         )
         return envelope, detail
@@ -99,14 +125,17 @@ class ImagePush:
         if action != "PUSH" or result != "SUCCESS":
             raise InvalidEvent(f"not a successful push: action-type {action!r}, result {result!r}")
         repository = _field(detail, "repository-name", "detail.")
+        if problem := repository_name_problem(repository):
+            raise InvalidEvent(f"detail.repository-name {problem}")
         digest = _field(detail, "image-digest", "detail.")
         if not is_valid_digest(digest):
-            raise InvalidEvent(f"detail.image-digest {digest!r} is not a valid digest")
+            raise InvalidEvent(f"detail.image-digest {digest[:80]!r} is not a valid digest")
         tag = detail.get("image-tag")
         if tag in (None, ""):
-            tag = None
+            tag = None  # a push by digest alone, such as each child manifest of a multi-architecture image
         elif not isinstance(tag, str) or not is_valid_tag(tag):
-            raise InvalidEvent(f"detail.image-tag {tag!r} is not a valid image tag")
+            shown = tag[:80] if isinstance(tag, str) else tag
+            raise InvalidEvent(f"detail.image-tag {shown!r} is not a valid image tag")
         return cls(envelope=envelope, repository=repository, digest=digest, tag=tag)
 
 

@@ -61,6 +61,9 @@ _METRIC_BY_STATUS = {
 
 def report_deployments(report: DeployReport) -> None:
     """One structured log line and one metric per target decision; counts by reason too."""
+    if report.ignored:
+        logger.info("push ignored", extra={"reason": report.ignored, "digest": report.push.digest})
+        metrics.add_metric(name="UntaggedPushesIgnored", unit=MetricUnit.Count, value=1)
     for recorded in report.recorded:
         record = recorded.record
         logger.info(

@@ -5,7 +5,7 @@ Pure functions over what ECR says of the pushed and the deployed image.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING
@@ -94,6 +94,33 @@ def judge_push(
             f"image ({deployed.pushed_at.isoformat()}); never going back",
         )
     return Verdict(True, "pushed no earlier than the deployed image")
+
+
+@dataclass(frozen=True, slots=True)
+class Deployed:
+    """One image a target runs now from the pushed repository; ``where`` names it for people."""
+
+    where: str  # "container web", "parameter BuildNumber"
+    facts: ImageFacts | None  # None: not in ECR (deleted, or never there)
+    tags: tuple[str, ...] = ()  # tags known from the reference itself
+
+
+def judge_push_against(
+    tag_filter: TagFilter, pushed_tag: str, pushed: ImageFacts | None, deployed: Sequence[Deployed]
+) -> Verdict:
+    """ "Never backwards" over every deployed image from the pushed repository, in any order.
+
+    The push is accepted only when no deployed image is newer; a refusal names the image that is
+    (its container, when there are several), so the reason recorded is the true one.
+    """
+    if not deployed:
+        return judge_push(tag_filter, pushed_tag, pushed, None)
+    named = len(deployed) > 1
+    verdicts = [(d, judge_push(tag_filter, pushed_tag, pushed, d.facts, d.tags)) for d in deployed]
+    refused = [(d, v) for d, v in verdicts if not v.accepted]
+    compared = [(d, v) for d, v in verdicts if d.facts is not None]
+    d, v = (refused or compared or verdicts)[0]
+    return Verdict(v.accepted, f"{d.where}: {v.reason}" if named else v.reason)
 
 
 def newest_deployable(tag_filter: TagFilter, images: Iterable[ImageFacts]) -> tuple[ImageFacts, str] | None:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any
 
@@ -111,5 +111,9 @@ STATE_KEY = "state"
 
 
 def push_sort_key(pushed_at: datetime, event_id: str) -> str:
-    """History items sort by push time; the event id makes a redelivery map to the same item."""
-    return f"{PUSH_PREFIX}{pushed_at.isoformat()}#{event_id}"
+    """History items sort by push time; the event id makes a redelivery map to the same item.
+
+    The time is in UTC: keys compare as strings, and ``+02:00`` would sort a push out of order.
+    """
+    utc = pushed_at.astimezone(UTC) if pushed_at.tzinfo else pushed_at.replace(tzinfo=UTC)
+    return f"{PUSH_PREFIX}{utc.isoformat()}#{event_id}"

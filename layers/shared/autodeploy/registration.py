@@ -2,16 +2,23 @@
 
 Tag values allow only letters, digits, spaces and ``+ - = . _ : / @``, so the contract uses
 space-separated words and ``prefix:<text>``, never a regular expression.
+
+A tag means the same to every path: discovery by push asks the tagging API for the exact value
+``autodeploy:repository=<pushed repository>``, so a value that query cannot match (surrounding
+spaces, an upper-case letter) is refused here too, with its reason, rather than read leniently
+by the paths that list every target.
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import TypeVar
 
 from autodeploy.errors import MisconfiguredTarget
+from autodeploy.image_reference import repository_name_problem
 
 TAG_PREFIX = "autodeploy:"
 REPOSITORY_TAG = "autodeploy:repository"
@@ -20,6 +27,11 @@ MODE_TAG = "autodeploy:mode"
 PARAMETER_TAG = "autodeploy:parameter"
 VALUE_TAG = "autodeploy:value"
 CONTAINERS_TAG = "autodeploy:containers"
+# CloudFormation parameter names are alphanumeric; ECS container names are letters, digits, '_'
+# and '-', up to 255; a tag prefix is the start of an OCI tag.
+_PARAMETER_NAME = re.compile(r"[A-Za-z0-9]{1,255}")
+_CONTAINER_NAME = re.compile(r"[A-Za-z0-9_-]{1,255}")
+_TAG_PREFIX = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}")
 
 
 class TargetKind(StrEnum):
@@ -61,7 +73,7 @@ class TagFilter:
         prefixes = []
         for word in words:
             rule, sep, prefix = word.partition(":")
-            if rule != "prefix" or not sep or not prefix:
+            if rule != "prefix" or not sep or _TAG_PREFIX.fullmatch(prefix) is None:
                 raise ValueError(
                     f"{TAGS_TAG}={text!r}: expected 'any', 'semver' or words 'prefix:<text>', got {word!r}"
                 )
@@ -123,10 +135,12 @@ def parse_target(arn: str, tags: Mapping[str, str]) -> Target:
             f"{arn}: only ECS services (long ARN format, service/<cluster>/<name>) and "
             "CloudFormation stacks can be registered"
         )
-    problems: list[str] = []
-    repository = tags.get(REPOSITORY_TAG, "").strip()
+    problems = [f"{key}={value!r} has surrounding spaces" for key, value in sorted(tags.items()) if _padded(key, value)]
+    repository = tags.get(REPOSITORY_TAG, "")
     if not repository:
         problems.append(f"{REPOSITORY_TAG} is required")
+    elif not _padded(REPOSITORY_TAG, repository) and (problem := repository_name_problem(repository)):
+        problems.append(f"{REPOSITORY_TAG}: {problem}")
 
     tag_filter = TagFilter()
     try:
@@ -137,7 +151,12 @@ def parse_target(arn: str, tags: Mapping[str, str]) -> Target:
     mode = _enum(Mode, MODE_TAG, tags, Mode.APPLY, problems)
     value = _enum(ParameterValue, VALUE_TAG, tags, ParameterValue.TAG, problems)
     parameter = tags.get(PARAMETER_TAG, "").strip() or None
+    if parameter is not None and _PARAMETER_NAME.fullmatch(parameter) is None:
+        problems.append(f"{PARAMETER_TAG}={parameter!r}: a stack parameter name is letters and digits")
     containers = tuple(tags.get(CONTAINERS_TAG, "").split())
+    bad_names = [c for c in containers if _CONTAINER_NAME.fullmatch(c) is None]
+    if bad_names:
+        problems.append(f"{CONTAINERS_TAG}: {', '.join(map(repr, bad_names))} cannot be container names")
 
     if kind is TargetKind.STACK and parameter is None:
         problems.append(f"{PARAMETER_TAG} is required on a stack target")
@@ -148,6 +167,13 @@ def parse_target(arn: str, tags: Mapping[str, str]) -> Target:
     if problems:
         raise MisconfiguredTarget(f"{arn}: " + "; ".join(problems))
     return Target(arn, kind, repository, tag_filter, mode, parameter, value, containers)
+
+
+_REGISTRATION_KEYS = frozenset({REPOSITORY_TAG, TAGS_TAG, MODE_TAG, PARAMETER_TAG, VALUE_TAG, CONTAINERS_TAG})
+
+
+def _padded(key: str, value: str) -> bool:
+    return key in _REGISTRATION_KEYS and value != value.strip()
 
 
 E = TypeVar("E", bound=StrEnum)

@@ -37,10 +37,10 @@ def deploy_on_push() -> DeployOnPush:
 
     config, clients = settings(), aws_clients()
     return DeployOnPush(
-        discovery=TargetDiscovery(clients.tagging),
+        discovery=TargetDiscovery(clients.tagging, CloudFormationStacks(clients.cloudformation).service_arns),
         services=EcsServices(clients.ecs),
         stacks=CloudFormationStacks(clients.cloudformation),
-        images=EcrImages(clients.ecr),
+        images=EcrImages(clients.ecr, clients.ecr_in),
         ledger=Ledger(clients.dynamodb, config.ledger_table),
         notifier=SnsNotifier(clients.sns, config.notification_topic_arn),
         registry_for=clients.ecr_registry,

@@ -138,6 +138,15 @@ class AwsClients:
         client: CloudWatchClient = self._client("cloudwatch")
         return client
 
+    def ecr_in(self, region: str) -> ECRClient:
+        """An ECR client for a push's region: this function's own client there, else one per region, kept."""
+        if region == self.session.region_name:
+            return self.ecr
+        clients: dict[str, ECRClient] = self.__dict__.setdefault("_ecr_by_region", {})
+        if region not in clients:
+            clients[region] = self.session.client("ecr", region_name=region, config=CLIENT_CONFIG)
+        return clients[region]
+
     def ecr_registry(self, account: str, region: str) -> str:
         """The private ECR registry host of an account and region, in the region's partition."""
         partition = self.session.get_partition_for_region(region)

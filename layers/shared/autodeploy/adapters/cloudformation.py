@@ -99,6 +99,28 @@ class CloudFormationStacks:
                 raise
         return response["StackId"]
 
+    def service_arns(self, stack: str) -> frozenset[str]:
+        """The ECS services the stack created (ListStackResources): what it owns, whatever their tags.
+
+        AWS puts no ``aws:cloudformation:*`` tag on ECS services, so ownership is read from the
+        stack itself. A stack that no longer exists owns nothing.
+        """
+        found: set[str] = set()
+        try:
+            pages = self._cfn.get_paginator("list_stack_resources").paginate(StackName=stack)
+            for page in pages:
+                for resource in page.get("StackResourceSummaries", []):
+                    if resource.get("ResourceType") == "AWS::ECS::Service":
+                        # The physical id is the service ARN; a composite identifier joins it with "|".
+                        found.update(p for p in resource.get("PhysicalResourceId", "").split("|") if ":service/" in p)
+        except ClientError as exc:
+            if error_code(exc) == "ValidationError" and "does not exist" in str(exc):
+                return frozenset()
+            translate(exc, f"listing the resources of stack {stack}")
+        except BotoCoreError as exc:
+            translate(exc, f"listing the resources of stack {stack}")
+        return frozenset(found)
+
     def failed_resources(self, stack_id: str, token: str | None, limit: int = 5) -> list[dict[str, str]]:
         """The resources whose update failed in the operation ``token`` started, with their reasons."""
         with aws_call(f"reading the events of stack {stack_id}"):

@@ -1,41 +1,57 @@
-"""Finds the targets registered for a repository: one paginated Resource Groups Tagging query."""
+"""Finds the targets registered for a repository: one paginated Resource Groups Tagging query.
+
+Stack tags propagate to the stack's resources, so registering a service stack also tags its
+service. Which services a registered stack owns is read from the stack (ListStackResources, one
+paginated call per registered stack, and only when services were found too): AWS puts no
+``aws:cloudformation:*`` tag on ECS services or task definitions.
+"""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from autodeploy.adapters.aws import aws_call
 from autodeploy.errors import MisconfiguredTarget
-from autodeploy.registration import REPOSITORY_TAG, Target, TargetKind, parse_target
+from autodeploy.registration import REPOSITORY_TAG, Target, TargetKind, kind_of, parse_target
 
 if TYPE_CHECKING:
     from mypy_boto3_resourcegroupstaggingapi import ResourceGroupsTaggingAPIClient
     from mypy_boto3_resourcegroupstaggingapi.type_defs import TagFilterTypeDef
 
 RESOURCE_TYPES = ["ecs:service", "cloudformation:stack"]
-STACK_ID_TAG = "aws:cloudformation:stack-id"  # CloudFormation puts it on the resources it creates
 
 
-def managed_by_registered_stacks(targets: list[Target], owners: dict[str, str]) -> list[Target]:
-    """Drop a service whose own stack is registered too: the stack's parameter governs its image.
+def _service_key(arn: str) -> tuple[str, ...]:
+    """Account, region and service name: a stack's short-format service ARN has no cluster."""
+    parts = arn.split(":", 5)
+    return (parts[4], parts[3], parts[5].rsplit("/", 1)[-1]) if len(parts) == 6 else (arn,)
 
-    Stack tags propagate to the stack's resources, so registering a service stack also tags its
-    service; deploying both would clone the task definition behind CloudFormation's back.
-    """
-    stacks = {t.arn for t in targets if t.kind is TargetKind.STACK}
-    return [t for t in targets if not (t.kind is TargetKind.SERVICE and owners.get(t.arn) in stacks)]
+
+def owned_by_stacks(service_arns: Iterable[str], stack_services: Iterable[frozenset[str]]) -> set[str]:
+    """The services among ``service_arns`` that one of the stacks created."""
+    owned = {arn for services in stack_services for arn in services}
+    keys = {_service_key(arn) for arn in owned}
+    return {arn for arn in service_arns if arn in owned or _service_key(arn) in keys}
 
 
 @dataclass(frozen=True, slots=True)
 class Discovered:
     targets: list[Target]
     misconfigured: list[tuple[str, MisconfiguredTarget]]
+    # Services whose own registered stack deploys them: neither deployed nor recorded on their own.
+    stack_managed: list[str] = field(default_factory=list)
 
 
 class TargetDiscovery:
-    def __init__(self, tagging: ResourceGroupsTaggingAPIClient) -> None:
+    def __init__(
+        self,
+        tagging: ResourceGroupsTaggingAPIClient,
+        stack_services: Callable[[str], frozenset[str]],
+    ) -> None:
         self._tagging = tagging
+        self._stack_services = stack_services
 
     def find(self, repository: str) -> Discovered:
         """The targets registered for one repository."""
@@ -70,18 +86,24 @@ class TargetDiscovery:
                 ResourceTypeFilters=RESOURCE_TYPES,
                 PaginationConfig={"PageSize": 100},
             )
-            owners: dict[str, str] = {}
             for page in pages:
                 for resource in page.get("ResourceTagMappingList", []):
                     arn = resource["ResourceARN"]
                     tags = {t["Key"]: t["Value"] for t in resource.get("Tags", [])}
-                    if STACK_ID_TAG in tags:
-                        owners[arn] = tags[STACK_ID_TAG]
                     try:
                         targets.append(parse_target(arn, tags))
                     except MisconfiguredTarget as exc:
                         misconfigured.append((arn, exc))
-        return Discovered(sorted(managed_by_registered_stacks(targets, owners), key=lambda t: t.arn), misconfigured)
+        # A registered stack owns its services even while its own tags are misconfigured.
+        arns = [t.arn for t in targets] + [arn for arn, _ in misconfigured]
+        stacks = [arn for arn in arns if kind_of(arn) is TargetKind.STACK]
+        services = [arn for arn in arns if kind_of(arn) is not TargetKind.STACK]
+        managed = owned_by_stacks(services, map(self._stack_services, stacks)) if stacks and services else set()
+        return Discovered(
+            sorted((t for t in targets if t.arn not in managed), key=lambda t: t.arn),
+            [(arn, problem) for arn, problem in misconfigured if arn not in managed],
+            sorted(managed),
+        )
 
 
 SCALING_REVIEW_TAG = "autodeploy:scaling-review"

@@ -1,9 +1,16 @@
-"""What ECR knows of images: digest, tags and push time, in one batched call where it can."""
+"""What ECR knows of images: digest, tags and push time, in one batched call where it can.
+
+A push is looked up where it happened: the registry (account) and region its event came from.
+One registry account commonly serves many workload accounts and regions (EventBridge forwards
+the push; the event's ``account`` and ``region`` stay the registry's), so DescribeImages gets
+``registryId`` and goes to a client of that region.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Iterable
-from typing import TYPE_CHECKING
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
@@ -29,27 +36,43 @@ def _facts(detail: ImageDetailTypeDef) -> ImageFacts:
     )
 
 
-class EcrImages:
-    def __init__(self, ecr: ECRClient) -> None:
-        self._ecr = ecr
+@dataclass(frozen=True, slots=True)
+class Registry:
+    """A private registry: the account that owns it (its registry id) and the region."""
 
-    def lookup(self, repository: str, keys: Iterable[str]) -> dict[str, ImageFacts]:
+    account: str
+    region: str
+
+
+class EcrImages:
+    def __init__(self, ecr: ECRClient, regional: Callable[[str], ECRClient] | None = None) -> None:
+        """``ecr``: this function's own region; ``regional``: a client for another region (cached by the caller)."""
+        self._ecr = ecr
+        self._regional = regional
+
+    def lookup(self, repository: str, keys: Iterable[str], registry: Registry | None = None) -> dict[str, ImageFacts]:
         """Facts by key (a digest or a tag); a key ECR does not know is simply absent.
 
-        DescribeImages fails whole when one id is unknown, so a failed batch is retried one id
-        at a time: the common case (every image exists) costs one call.
+        ``registry``: where the repository is (the push's account and region); None: this
+        function's own. DescribeImages fails whole when one id is unknown, so a failed batch is
+        retried one id at a time: the common case (every image exists) costs one call.
         """
         wanted = sorted(set(keys))
         found: dict[str, ImageFacts] = {}
         for start in range(0, len(wanted), _BATCH):
             batch = wanted[start : start + _BATCH]
-            details = self._describe(repository, batch)
+            details = self._describe(repository, batch, registry)
             if details is None:
                 for key in batch:
-                    found.update(self._index(self._describe(repository, [key]) or [], [key]))
+                    found.update(self._index(self._describe(repository, [key], registry) or [], [key]))
             else:
                 found.update(self._index(details, batch))
         return found
+
+    def _client(self, registry: Registry | None) -> ECRClient:
+        if registry is None or self._regional is None:
+            return self._ecr
+        return self._regional(registry.region)
 
     def list_tagged(self, repository: str) -> list[ImageFacts]:
         """Every tagged image of the repository (paginated, 1000 a call)."""
@@ -62,9 +85,12 @@ class EcrImages:
                 images.extend(_facts(d) for d in page.get("imageDetails", []))
         return images
 
-    def _describe(self, repository: str, keys: list[str]) -> list[ImageDetailTypeDef] | None:
+    def _describe(self, repository: str, keys: list[str], registry: Registry | None) -> list[ImageDetailTypeDef] | None:
+        where: dict[str, Any] = {"registryId": registry.account} if registry is not None else {}
         try:
-            response = self._ecr.describe_images(repositoryName=repository, imageIds=[_image_id(k) for k in keys])
+            response = self._client(registry).describe_images(
+                repositoryName=repository, imageIds=[_image_id(k) for k in keys], **where
+            )
         except ClientError as exc:
             if error_code(exc) == "ImageNotFoundException":
                 return None
