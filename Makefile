@@ -60,7 +60,7 @@ validate: $(VENV)/.installed $(SAM_VENV)/.installed ## sam validate --lint and c
 
 checkov: $(CHECKOV_VENV)/.installed ## Security checks of template.yaml and stacks/ (every skip is justified in place)
 	$(CHECKOV_VENV)/bin/checkov --quiet --compact --skip-download --framework cloudformation \
-		-f template.yaml -f stacks/alb.yaml -f stacks/cluster.yaml -f stacks/service.yaml
+		-f template.yaml -f stacks/alb.yaml -f stacks/cluster.yaml -f stacks/service.yaml -f stacks/registry.yaml
 
 build: $(VENV)/.installed $(SAM_VENV)/.installed ## sam build (no Docker: makefile builds with arm64 wheels)
 	PATH="$(CURDIR)/$(VENV)/bin:$$PATH" $(SAM) build

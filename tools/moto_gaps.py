@@ -94,3 +94,59 @@ def scaling_activities_unavailable(autoscaling: Any) -> None:
         return _Status(500), {**error, "ResponseMetadata": {"HTTPStatusCode": 500}}
 
     autoscaling.meta.events.register_first("before-call.application-auto-scaling.DescribeScalingActivities", answer)
+
+
+def cross_account_ecr(ecr: Any, caller_account: str, registries: dict[str, Any]) -> None:
+    """moto keeps one ECR per account and never crosses it: a DescribeImages with another account's
+    ``registryId`` looks in the caller's own registry and finds nothing. AWS resolves it to that
+    registry and lets the call through only if the repository policy allows the caller's account
+    ("By default, only the AWS account that created the repository has access to it": Amazon ECR
+    User Guide, Private repository policies). This answers such a call from the registry
+    account's moto client, after checking that repository's policy as AWS would (an Allow for
+    ``ecr:DescribeImages`` to ``arn:aws:iam::<caller>:root``); other calls go to moto unchanged.
+    """
+    import json
+
+    def remember(params: dict[str, Any], context: dict[str, Any], **_: Any) -> None:
+        context["api_params"] = dict(params)  # before-call sees the serialized request only
+
+    def answer(model: Any, context: dict[str, Any], **_: Any) -> Any:
+        params = context.get("api_params", {})
+        registry_id = params.get("registryId")
+        if registry_id in (None, caller_account) or registry_id not in registries:
+            return None
+        registry = registries[registry_id]
+        action = f"ecr:{model.name}"
+        try:
+            text = registry.get_repository_policy(repositoryName=params["repositoryName"])["policyText"]
+        except registry.exceptions.RepositoryPolicyNotFoundException:
+            text = '{"Statement": []}'
+        allowed = any(
+            statement.get("Effect") == "Allow"
+            and action in _as_list(statement.get("Action"))
+            and {caller_account, f"arn:aws:iam::{caller_account}:root"}
+            & set(_as_list(statement.get("Principal", {}).get("AWS")))
+            for statement in json.loads(text).get("Statement", [])
+        )
+        if not allowed:
+            message = f"User: arn:aws:iam::{caller_account}:root is not authorized to perform: {action}"
+            error = {"Error": {"Code": "AccessDeniedException", "Message": message}}
+            return _Status(400), {**error, "ResponseMetadata": {"HTTPStatusCode": 400}}
+        try:
+            parsed = getattr(registry, _snake(model.name))(**params)
+        except registry.exceptions.ClientError as exc:
+            return _Status(400), exc.response
+        return _Status(200), parsed
+
+    ecr.meta.events.register("before-parameter-build.ecr.*", remember)
+    ecr.meta.events.register_first("before-call.ecr.*", answer)
+
+
+def _as_list(value: Any) -> list[Any]:
+    return value if isinstance(value, list) else [value]
+
+
+def _snake(name: str) -> str:
+    import re
+
+    return re.sub(r"(?<!^)(?=[A-Z])", "_", name).lower()

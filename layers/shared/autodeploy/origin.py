@@ -1,24 +1,34 @@
 """Events from another account or region than the function's are ignored unless allowed.
 
 EventBridge delivers events from other accounts or regions when buses forward them; a push to
-another account's repository must not deploy this account's services by accident.
+another account's repository must not deploy this account's services by accident. A forwarded
+event keeps its source's ``account`` and ``region`` (the EventBridge PutPermission reference:
+"Rules with an account field do not match any events sent from other accounts"), so for an ECR
+push they name the registry the image is in: AcceptedAccounts are registry accounts.
 """
 
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from functools import cache
 
 from aws_lambda_powertools.metrics import MetricUnit
 
+from autodeploy.errors import ConfigurationError
 from autodeploy.events import EventEnvelope
+from autodeploy.image_reference import is_valid_account_id, is_valid_region
 from autodeploy.observability import logger, metrics
 
 
-def _words(text: str) -> frozenset[str]:
-    return frozenset(w.strip() for w in text.replace(",", " ").split() if w.strip())
+def _words(environ: Mapping[str, str], name: str, valid: Callable[[str], bool], what: str) -> frozenset[str]:
+    """Space- or comma-separated values, every one checked: a typo fails the first invocation."""
+    words = frozenset(environ.get(name, "").replace(",", " ").split())
+    bad = sorted(w for w in words if not valid(w))
+    if bad:
+        raise ConfigurationError(f"environment variable {name}: {', '.join(map(repr, bad))} not {what}")
+    return words
 
 
 @dataclass(frozen=True)
@@ -28,7 +38,10 @@ class AcceptedOrigins:
 
     @classmethod
     def from_environ(cls, environ: Mapping[str, str] = os.environ) -> AcceptedOrigins:
-        return cls(_words(environ.get("ACCEPTED_ACCOUNTS", "")), _words(environ.get("ACCEPTED_REGIONS", "")))
+        return cls(
+            _words(environ, "ACCEPTED_ACCOUNTS", is_valid_account_id, "12-digit account ids"),
+            _words(environ, "ACCEPTED_REGIONS", is_valid_region, "region names"),
+        )
 
     def refusal(self, envelope: EventEnvelope, own_account: str, own_region: str) -> str | None:
         """Why the event is ignored, or None when it comes from here (or from an allowed origin)."""
