@@ -156,3 +156,73 @@ def test_services_and_stacks_of_one_repository_all_deploy(aws, invoke_deploy):
     result = invoke_deploy(ecr_push("1.5.0", digest))
 
     assert {t["target"]: t["status"] for t in result["targets"]} == {service: "IN_PROGRESS", stack: "IN_PROGRESS"}
+
+
+SERVICE_STACK_WITH_ECS = {
+    "AWSTemplateFormatVersion": "2010-09-09",
+    "Parameters": {"BuildNumber": {"Type": "String"}},
+    "Resources": {
+        "Cluster": {"Type": "AWS::ECS::Cluster", "Properties": {"ClusterName": "prod"}},
+        "Task": {
+            "Type": "AWS::ECS::TaskDefinition",
+            "Properties": {
+                "Family": "web",
+                "ContainerDefinitions": [
+                    {"Name": "web", "Image": {"Fn::Sub": f"{REGISTRY}/web:${{BuildNumber}}"}, "Memory": 128}
+                ],
+            },
+        },
+        "Service": {
+            "Type": "AWS::ECS::Service",
+            "Properties": {"Cluster": {"Ref": "Cluster"}, "ServiceName": "web", "TaskDefinition": {"Ref": "Task"}},
+        },
+    },
+}
+
+
+def test_the_service_of_a_registered_stack_is_never_deployed_nor_recorded_on_its_own(aws, invoke_deploy):
+    """AWS puts no aws:cloudformation:* tag on ECS services, while stack tags do propagate to them
+    (CloudFormation User Guide, "Resource tags"; EMULATOR.md), so the service carries the stack's
+    autodeploy:parameter, which is wrong on a service. moto propagates nothing: the test tags the
+    service as AWS would. Ownership is read from the stack (ListStackResources)."""
+    import json
+
+    from autodeploy import wiring
+
+    push_image(aws.ecr, "web", "1.4.0")
+    tags = STACK_TAGS | {"autodeploy:mode": "dry-run"}
+    stack = aws.cloudformation.create_stack(
+        StackName="web-service",
+        TemplateBody=json.dumps(SERVICE_STACK_WITH_ECS),
+        Parameters=[{"ParameterKey": "BuildNumber", "ParameterValue": "1.4.0"}],
+        Tags=[{"Key": k, "Value": v} for k, v in tags.items()],
+    )["StackId"]
+    [service] = [
+        r["PhysicalResourceId"]
+        for r in aws.cloudformation.list_stack_resources(StackName=stack)["StackResourceSummaries"]
+        if r["ResourceType"] == "AWS::ECS::Service"
+    ]
+    aws.ecs.tag_resource(resourceArn=service, tags=[{"key": k, "value": v} for k, v in tags.items()])
+    assert not [t for t in aws.ecs.list_tags_for_resource(resourceArn=service)["tags"] if t["key"].startswith("aws:")]
+
+    results = [invoke_deploy(ecr_push(tag, push_image(aws.ecr, "web", tag))) for tag in ("1.5.0", "1.6.0")]
+
+    assert [[(t["target"], t["status"]) for t in r["targets"]] for r in results] == [[(stack, "PLANNED")]] * 2
+    assert aws.ledger(service) == []
+    everything = wiring.deploy_on_push().discovery.find_all()
+    assert everything.stack_managed == [service]
+    assert [t.arn for t in everything.targets] == [stack] and everything.misconfigured == []
+
+
+def test_a_service_whose_stack_is_not_registered_is_still_judged_on_its_own_tags(aws, invoke_deploy):
+    """The same propagated tags without the stack registered (its tags removed): the service's
+    own registration is misconfigured (autodeploy:parameter is for stacks) and says so."""
+    from tools.world import create_service
+
+    push_image(aws.ecr, "web", "1.4.0")
+    service = create_service(aws.ecs, "prod", "web", f"{REGISTRY}/web:1.4.0", STACK_TAGS)
+
+    result = invoke_deploy(ecr_push("1.5.0", push_image(aws.ecr, "web", "1.5.0")))
+
+    assert [(t["target"], t["status"]) for t in result["targets"]] == [(service, "FAILED")]
+    assert "autodeploy:parameter applies to stack targets only" in result["targets"][0]["reason"]

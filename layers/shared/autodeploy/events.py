@@ -48,6 +48,24 @@ _TIMESTAMP = re.compile(
 # Event ids become part of ledger keys (``push#<time>#<id>``): EventBridge's are UUIDs, ours are
 # ``reconcile-<hex>`` and the like. No ``#``, no spaces, no control characters.
 _EVENT_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._:-]{0,127}")
+# The ARNs and ids the tracker keys its lookups on, in ASCII (service and cluster names: letters,
+# digits, '-', '_'; stack names start with a letter), and CloudFormation's ClientRequestToken and
+# StackStatus shapes from botocore's model.
+_SERVICE_ARN = re.compile(r"arn:aws[a-z-]*:ecs:[a-z0-9-]+:[0-9]{12}:service/[A-Za-z0-9_-]{1,255}/[A-Za-z0-9_-]{1,255}")
+_STACK_ARN = re.compile(
+    r"arn:aws[a-z-]*:cloudformation:[a-z0-9-]+:[0-9]{12}:stack/[A-Za-z][A-Za-z0-9-]{0,127}/[A-Za-z0-9-]{1,64}"
+)
+_DEPLOYMENT_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9/_-]{0,254}")
+_REQUEST_TOKEN = re.compile(r"[a-zA-Z0-9][-a-zA-Z0-9]{0,127}")
+_STACK_STATUS = re.compile(r"[A-Z][A-Z_]{0,63}")
+ALARM_STATES = frozenset({"OK", "ALARM", "INSUFFICIENT_DATA"})
+
+
+def _matching(container: Mapping[str, Any], key: str, where: str, grammar: re.Pattern[str], what: str) -> str:
+    value = _field(container, key, where)
+    if grammar.fullmatch(value) is None:
+        raise InvalidEvent(f"{where}{key} {value[:80]!r} is not {what}")
+    return value
 
 
 def _timestamp(text: str, where: str) -> datetime:
@@ -155,13 +173,14 @@ class EcsDeploymentEvent:
         if name not in ECS_DEPLOYMENT_EVENTS:
             raise InvalidEvent(f"detail.eventName {name!r} is not a deployment state change")
         services = [r for r in resources if ":service/" in r]
-        if len(services) != 1:
-            raise InvalidEvent(f"resources must name exactly one ECS service (got {resources!r})")
+        if len(services) != 1 or _SERVICE_ARN.fullmatch(services[0]) is None:
+            shown = [r[:120] for r in resources[:5]]
+            raise InvalidEvent(f"resources must name exactly one ECS service ARN (long format), got {shown!r}")
         return cls(
             envelope=envelope,
             service_arn=services[0],
             name=name,
-            deployment_id=_field(detail, "deploymentId", "detail."),
+            deployment_id=_matching(detail, "deploymentId", "detail.", _DEPLOYMENT_ID, "an ECS deployment id"),
             reason=str(detail.get("reason", "")),
         )
 
@@ -182,12 +201,17 @@ class StackStatusEvent:
         if not isinstance(status_details, Mapping):
             raise InvalidEvent("detail.status-details is missing or not an object")
         token = detail.get("client-request-token")
+        if token not in (None, "") and (not isinstance(token, str) or _REQUEST_TOKEN.fullmatch(token) is None):
+            shown = token[:80] if isinstance(token, str) else type(token).__name__
+            raise InvalidEvent(f"detail.client-request-token {shown!r} is not a ClientRequestToken")
         return cls(
             envelope=envelope,
-            stack_id=_field(detail, "stack-id", "detail."),
-            status=_field(status_details, "status", "detail.status-details."),
+            stack_id=_matching(detail, "stack-id", "detail.", _STACK_ARN, "a CloudFormation stack ARN"),
+            status=_matching(
+                status_details, "status", "detail.status-details.", _STACK_STATUS, "a CloudFormation stack status"
+            ),
             status_reason=str(status_details.get("status-reason") or ""),
-            client_request_token=token if isinstance(token, str) and token else None,
+            client_request_token=token or None,
         )
 
 
@@ -205,6 +229,7 @@ def parse_rollout_event(event: object) -> EcsDeploymentEvent | StackStatusEvent:
     raise InvalidEvent(f"not a rollout event: {envelope.source!r} / {envelope.detail_type!r}")
 
 
+ALARM_SOURCE = "aws.cloudwatch"
 ALARM_DETAIL_TYPE = "CloudWatch Alarm State Change"
 
 
@@ -216,20 +241,46 @@ class AlarmStateChange:
     previous_state: str | None
 
 
+SCHEDULE_SOURCE = "aws.events"
+SCHEDULE_DETAIL_TYPE = "Scheduled Event"
+
+
+def parse_schedule_trigger(event: object) -> None:
+    """A scheduled run: the rule's constant input ``{}``, or EventBridge's own Scheduled Event."""
+    if isinstance(event, Mapping) and not event:
+        return
+    envelope, _ = EventEnvelope.parse(event)
+    if envelope.source != SCHEDULE_SOURCE or envelope.detail_type != SCHEDULE_DETAIL_TYPE:
+        raise InvalidEvent(
+            f"expected the schedule ({SCHEDULE_SOURCE!r} / {SCHEDULE_DETAIL_TYPE!r}), "
+            f"got {envelope.source[:80]!r} / {envelope.detail_type[:80]!r}"
+        )
+
+
 def parse_review_trigger(event: object) -> AlarmStateChange | None:
     """The reviewer's triggers: an alarm state change, or the schedule (None)."""
-    if isinstance(event, Mapping) and (not event or event.get("detail-type") == "Scheduled Event"):
+    if isinstance(event, Mapping) and (not event or event.get("detail-type") == SCHEDULE_DETAIL_TYPE):
+        parse_schedule_trigger(event)
         return None
     envelope, detail = EventEnvelope.parse(event)
-    if envelope.detail_type != ALARM_DETAIL_TYPE:
-        raise InvalidEvent(f"expected {ALARM_DETAIL_TYPE!r} or the schedule, got {envelope.detail_type!r}")
+    if envelope.source != ALARM_SOURCE or envelope.detail_type != ALARM_DETAIL_TYPE:
+        raise InvalidEvent(
+            f"expected {ALARM_SOURCE!r} / {ALARM_DETAIL_TYPE!r} or the schedule, "
+            f"got {envelope.source[:80]!r} / {envelope.detail_type[:80]!r}"
+        )
     state = detail.get("state")
     previous = detail.get("previousState")
     if not isinstance(state, Mapping):
         raise InvalidEvent("detail.state is missing or not an object")
+    alarm_name = _field(detail, "alarmName", "detail.")
+    if len(alarm_name) > 255 or not alarm_name.isprintable():  # botocore's AlarmName: 1 to 255
+        raise InvalidEvent(f"detail.alarmName {alarm_name[:80]!r} is not an alarm name")
+    value = _field(state, "value", "detail.state.")
+    if value not in ALARM_STATES:
+        raise InvalidEvent(f"detail.state.value {value[:80]!r} is not one of {sorted(ALARM_STATES)}")
     return AlarmStateChange(
         envelope=envelope,
-        alarm_name=_field(detail, "alarmName", "detail."),
-        state=_field(state, "value", "detail.state."),
+        alarm_name=alarm_name,
+        state=value,
         previous_state=str(previous.get("value")) if isinstance(previous, Mapping) else None,
     )
