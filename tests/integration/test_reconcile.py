@@ -149,3 +149,23 @@ def test_a_stack_whose_update_event_was_missed_is_closed_from_its_status(
     [record] = aws.ledger(stack)
     assert record["status"] == "SUCCEEDED"
     assert record["reason"] == "stack UPDATE_COMPLETE (seen by reconcile)"
+
+
+def test_a_registration_a_push_cannot_find_is_misconfigured_for_reconcile_too(aws, invoke_deploy, invoke_reconcile):
+    """The tagging API matches autodeploy:repository exactly, so a push of web never finds ' web':
+    reconcile must not deploy it either, and says why."""
+    push_image(aws.ecr, "web", "1.4.0")
+    padded = create_service(aws.ecs, "prod", "web", f"{REGISTRY}/web:1.4.0", {"autodeploy:repository": " web"})
+    digest = push_image(aws.ecr, "web", "1.5.0")
+    before = aws.service(padded)["taskDefinition"]
+
+    pushed = invoke_deploy(ecr_push("1.5.0", digest))
+    reconciled = invoke_reconcile()
+
+    assert pushed["targets"] == []
+    assert reconciled["deployed"] == [] and reconciled["targets"] == 0
+    assert [e for e in reconciled["errors"] if padded in e] == [
+        f"misconfigured: {padded}: autodeploy:repository=' web' has surrounding spaces"
+    ]
+    assert aws.service(padded)["taskDefinition"] == before
+    assert aws.ledger(padded) == []

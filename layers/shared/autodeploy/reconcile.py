@@ -74,6 +74,8 @@ class Reconcile:
         report = ReconcileReport()
         found = self._deployer.discovery.find_all()
         report.targets = len(found.targets)
+        # Never deployed here either (a push could not find them, e.g. a padded repository tag): say why.
+        report.errors.extend(f"misconfigured: {problem}" for _, problem in found.misconfigured)
         states = self._ledger.states(t.arn for t in found.targets)
         idle: dict[tuple[str, str], list[Target]] = defaultdict(list)
         for target in found.targets:
