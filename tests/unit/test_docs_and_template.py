@@ -46,7 +46,7 @@ def test_every_template_parameter_is_documented_and_every_documented_one_exists(
     assert parameters == documented
 
 
-@pytest.mark.parametrize("stack", ["alb", "cluster", "service"])
+@pytest.mark.parametrize("stack", ["alb", "cluster", "service", "registry"])
 def test_the_stack_commands_pass_parameters_the_stacks_have(stack):
     template = load_template(ROOT / "stacks" / f"{stack}.yaml")
     command = re.search(rf"--template-file stacks/{stack}\.yaml(.*?)(?:\n```|\naws )", README, re.DOTALL)

@@ -148,8 +148,8 @@ def test_the_registry_stack_shares_read_and_pull_and_forwards_successful_pushes(
     parameters = {
         "RepositoryName": "web",
         "WorkloadAccounts": "444455556666,777788889999",
-        "WorkloadEventBus1": "arn:aws:events:us-east-1:444455556666:event-bus/default",
-        "WorkloadEventBus2": "arn:aws:events:eu-west-1:777788889999:event-bus/default",
+        "WorkloadEventBus": "arn:aws:events:us-east-1:444455556666:event-bus/default",
+        "SecondWorkloadEventBus": "arn:aws:events:eu-west-1:777788889999:event-bus/default",
     }
     rendered = Rendered(template, parameters)
     rendered.refs["WorkloadAccounts"] = parameters["WorkloadAccounts"].split(",")  # a CommaDelimitedList
@@ -165,8 +165,8 @@ def test_the_registry_stack_shares_read_and_pull_and_forwards_successful_pushes(
         "detail": {"action-type": ["PUSH"], "result": ["SUCCESS"], "repository-name": ["web"]},
     }
     assert [(t["Arn"], t["RoleArn"]) for t in rule["Targets"]] == [
-        (parameters["WorkloadEventBus1"], "<ForwardPushesRole.Arn>"),
-        (parameters["WorkloadEventBus2"], "<ForwardPushesRole.Arn>"),
+        (parameters["WorkloadEventBus"], "<ForwardPushesRole.Arn>"),
+        (parameters["SecondWorkloadEventBus"], "<ForwardPushesRole.Arn>"),
     ]
     [put] = resources["ForwardPushesRole"]["Properties"]["Policies"][0]["PolicyDocument"]["Statement"]
-    assert put["Resource"] == [parameters["WorkloadEventBus1"], parameters["WorkloadEventBus2"]]
+    assert put["Resource"] == [parameters["WorkloadEventBus"], parameters["SecondWorkloadEventBus"]]
