@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import time
 
 import pytest
@@ -158,7 +157,7 @@ def test_tag_filters_skip_undeployable_tags_with_the_reason(aws, invoke_deploy):
 
 
 def test_a_multi_architecture_push_is_counted_once_per_child_not_recorded_per_target(
-    aws, invoke_deploy, web_service, capsys
+    aws, invoke_deploy, web_service, monkeypatch
 ):
     """A multi-architecture push: ECR sends one event per child manifest, without a tag, and one
     for the image index with the tag (ecr-push-without-tag.json is such a child's event)."""
@@ -167,15 +166,18 @@ def test_a_multi_architecture_push_is_counted_once_per_child_not_recorded_per_ta
     for child in children:
         push_image(aws.ecr, "web", f"untagged-{child[-6:]}", digest=child)
     index = push_image(aws.ecr, "web", "1.5.0")
-    capsys.readouterr()
+    from autodeploy.observability import metrics
+
+    counted: list[str] = []
+    add_metric = metrics.add_metric
+    monkeypatch.setattr(metrics, "add_metric", lambda name, **kw: (counted.append(name), add_metric(name=name, **kw)))
 
     ignored = [invoke_deploy(ecr_push(None, child)) for child in children]
     deployed = invoke_deploy(ecr_push("1.5.0", index))
 
     assert [r["targets"] for r in ignored] == [[], []]
     assert all("multi-architecture" in r["ignored"] for r in ignored)
-    metrics = [json.loads(line) for line in capsys.readouterr().out.splitlines() if '"_aws"' in line]
-    assert sum(m.get("UntaggedPushesIgnored", [0])[0] for m in metrics) == 2
+    assert counted.count("UntaggedPushesIgnored") == 2
     assert sorted((t["target"], t["status"]) for t in deployed["targets"]) == sorted(
         [(web_service, "IN_PROGRESS"), (second, "IN_PROGRESS")]
     )

@@ -175,7 +175,7 @@ class EcsDeploymentEvent:
         services = [r for r in resources if ":service/" in r]
         if len(services) != 1 or _SERVICE_ARN.fullmatch(services[0]) is None:
             shown = [r[:120] for r in resources[:5]]
-            raise InvalidEvent(f"resources must name exactly one ECS service ARN (long format), got {shown!r}")
+            raise InvalidEvent(f"resources must name exactly one ECS service (got {shown!r})")
         return cls(
             envelope=envelope,
             service_arn=services[0],
