@@ -18,7 +18,7 @@ from typing import Any
 import boto3
 from botocore.awsrequest import AWSResponse, HTTPHeaders
 
-from tools import bench_scaling, moto_gaps, world
+from tools import moto_gaps, world
 from tools.bench_coldstart import CLIENTS, measure
 from tools.lambda_context import FakeLambdaContext
 from tools.local_invoke import emulator, load_handler, point_at
@@ -400,6 +400,8 @@ def main() -> int:
         results["review_fan_out"] = bench_review_fan_out(handlers["ReviewFunction"], counter, session, services=500)
     write_report(results)
     say("closed-loop scaling")
+    from tools import bench_scaling
+
     bench_scaling.update_benchmarks()
     say("wrote BENCHMARKS.md")
     return 0

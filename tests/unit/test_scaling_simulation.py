@@ -192,6 +192,15 @@ def test_the_section_replaces_itself_and_keeps_the_other_sections(tmp_path: Path
     assert path.read_text() == once
 
 
+def test_the_section_is_appended_after_a_fresh_report(tmp_path: Path) -> None:
+    path = tmp_path / "BENCHMARKS.md"
+    path.write_text("# Benchmarks\n\n## Review fan-out\n\n| services |\n")  # as bench.write_report leaves it
+    update_benchmarks(path)
+    text = path.read_text()
+    assert text.startswith("# Benchmarks\n\n## Review fan-out\n\n| services |\n\n" + SECTION + "\n")
+    assert "| trace | target | reviewer vs reference | met |" in text
+
+
 @pytest.mark.parametrize("comparison", ["GreaterThanUpperThreshold", "LessThanLowerOrGreaterThanUpperThreshold"])
 def test_an_alarm_comparison_the_simulation_does_not_model_is_refused(comparison: str) -> None:
     with pytest.raises(ValueError, match="unsupported ComparisonOperator"):
