@@ -27,6 +27,7 @@ from tools.scaling_sim import (
     Outcome,
     TargetCheck,
     check_targets,
+    hpa_target,
     reviewer_target,
     simulate_all,
     traces,
@@ -52,7 +53,8 @@ def section(outcomes: Sequence[Outcome], checks: Sequence[TargetCheck]) -> str:
     )
     all_traces = traces()
     step_target = reviewer_target(all_traces[0].scaling())
-    tracked_target = reviewer_target(next(t for t in all_traces if t.target_tracking).scaling())
+    tracked = next(t for t in all_traces if t.target_tracking).scaling()
+    tracked_target, tracked_hpa = reviewer_target(tracked), hpa_target(tracked)
     met = sum(c.met for c in checks)
     missed = [c for c in checks if not c.met]
     lines = [
@@ -89,8 +91,12 @@ def section(outcomes: Sequence[Outcome], checks: Sequence[TargetCheck]) -> str:
         "  the use case's act mode would (not HOLD, not blocked, within MinCapacity..MaxCapacity);",
         f"- the HPA-style reference: ceil(running x utilization / target) for CPU and memory (the larger wins),"
         f" no change within {HPA_TOLERANCE:.0%} of the target, scale-up at once, scale-down to the highest"
-        f" recommendation of the last {HPA_STABILIZATION_MINUTES} minutes; its target is the reviewer's own:"
-        f" {step_target:g}% on the reference stack, {tracked_target:g}% under target tracking;",
+        f" recommendation of the last {HPA_STABILIZATION_MINUTES} minutes; its target is the one the service's"
+        f" set-up asks for: the target tracking value ({tracked_hpa:g}%) on the target-tracking trace, and on the"
+        f" reference stack, whose step policies name none, the reviewer's own ({step_target:g}%, 0.8 x the"
+        " scale-out alarm's threshold);",
+        f"- the reviewer's target: {step_target:g}% on the reference stack, {tracked_target:g}% under target"
+        " tracking (0.8 x AlarmHigh's threshold, as `target_utilization` reads it today);",
         f"- every trace starts with the count that carries its first minute at {OPENING_UTILIZATION:.0%}.",
         "",
         "Traces:",

@@ -9,7 +9,8 @@ Controllers, on every trace:
   policies, or target tracking on the target-tracking trace);
 - native + reviewer: the same, and the reviewer in act mode once a minute after them;
 - HPA reference: ceil(running x utilization / target), 10% tolerance, 5-minute scale-down
-  stabilization, with the reviewer's own target (so both aim at the same utilization).
+  stabilization; its target is the target tracking value where the service has one, otherwise the
+  reviewer's own target (step policies name none).
 
 Figures: task-minutes (running + starting), minutes above 90% (CPU; memory on the memory-bound
 trace, where memory is what saturates), count changes (writes that moved the desired count), and
@@ -118,6 +119,12 @@ def reviewer_target(scaling: Scaling) -> float:
     return target_utilization(inputs, SETTINGS)
 
 
+def hpa_target(scaling: Scaling) -> float:
+    """The utilization the service's own set-up asks for: a target tracking policy's target value;
+    for step policies, which name no target, the reviewer's reading of them."""
+    return scaling.tracking_target if scaling.tracking_target is not None else reviewer_target(scaling)
+
+
 def controllers(name: str, scaling: Scaling) -> list[Controller]:
     native: Controller = target_tracking if scaling.tracking_target is not None else native_step_policies
     if name == NATIVE:
@@ -125,7 +132,7 @@ def controllers(name: str, scaling: Scaling) -> list[Controller]:
     if name == REVIEWED:
         return [native, reviewer]
     if name == HPA:
-        return [HpaReference(reviewer_target(scaling))]
+        return [HpaReference(hpa_target(scaling))]
     raise ValueError(f"unknown controller {name!r}: expected one of {', '.join(CONTROLLERS)}")
 
 
