@@ -1,6 +1,6 @@
 """The simulated world of the closed-loop scaling benchmark: a service under load, its CloudWatch
-alarms, AWS target tracking and an HPA-style reference. No product code here (that is
-`tools.scaling_product`); no emulator anywhere.
+alarms, AWS target tracking and an HPA-style reference. No product logic here, only its types (the
+product's shadow and reviewer come in through `tools.scaling_product`); no emulator anywhere.
 
 Plant model, one step a minute:
 
@@ -27,9 +27,10 @@ import math
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
-from autodeploy.scaling.review import PolicyView
+from autodeploy.scaling.review import PastDecision, PolicyView
 from autodeploy.scaling.step_policy import AdjustmentType, Step, StepPolicy
 from tools.template import ROOT, load_template
 
@@ -98,7 +99,7 @@ class Scaling:
     tracking_target: float | None = None  # a target tracking policy on average CPU, instead of step policies
 
 
-def reference_stack_scaling(path: Any = REFERENCE_STACK) -> Scaling:
+def reference_stack_scaling(path: Path = REFERENCE_STACK) -> Scaling:
     """The step policies, alarms and capacity bounds of stacks/service.yaml, with its parameter defaults."""
     template = load_template(path)
     defaults = {name: spec.get("Default") for name, spec in template.get("Parameters", {}).items()}
@@ -238,7 +239,7 @@ class Service:
     memory: dict[int, float] = field(default_factory=dict)
     activities: list[Activity] = field(default_factory=list)
     changes: list[int] = field(default_factory=list)  # the signed change of every write that moved the count
-    state: dict[str, Any] = field(default_factory=dict)  # a controller's own memory (history, recommendations)
+    reviews: list[PastDecision] = field(default_factory=list)  # the reviewer's decision history
 
     def series(self, metric: str) -> dict[int, float]:
         return self.cpu if metric == "CPUUtilization" else self.memory

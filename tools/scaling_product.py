@@ -59,7 +59,6 @@ def review_inputs(service: Service, minute: int, mode: ReviewMode) -> ReviewInpu
         ScalingActivity(at(a.minute), a.change, cooldowns.get(a.policy, 0))
         for a in service.activities[-ACTIVITIES_LISTED:]
     )
-    history: list[PastDecision] = service.state.setdefault("history", [])
     return ReviewInputs(
         service_arn=SERVICE_ARN,
         cluster=CLUSTER,
@@ -74,7 +73,7 @@ def review_inputs(service: Service, minute: int, mode: ReviewMode) -> ReviewInpu
         policies=scaling.policies,
         alarms=alarms,
         activities=activities,
-        history=tuple(history[-HISTORY_KEPT:]),
+        history=tuple(service.reviews[-HISTORY_KEPT:]),
     )
 
 
@@ -102,5 +101,4 @@ def reviewer(service: Service, minute: int) -> None:
     applied = applies(inputs, decision)
     if applied:
         service.change_desired(decision.recommended_count, minute)
-    history: list[PastDecision] = service.state.setdefault("history", [])
-    history.append(PastDecision(inputs.now, decision.decision, applied, decision.recommended_count))
+    service.reviews.append(PastDecision(inputs.now, decision.decision, applied, decision.recommended_count))
