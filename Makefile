@@ -17,7 +17,7 @@ FN ?= DeployFunction
 EVENT ?= events/ecr-push.json
 ENDPOINT ?=
 
-.PHONY: help test lint format typecheck validate checkov build pytest unit integration e2e demo invoke bench clean
+.PHONY: help test lint format typecheck validate checkov build pytest unit integration e2e demo invoke bench bench-scaling clean
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -82,6 +82,9 @@ demo: $(VENV)/.installed ## Play the deploy story on an embedded moto server
 
 bench: $(VENV)/.installed ## Cold start, AWS calls per deploy, a throttled burst, the review fan-out: writes BENCHMARKS.md
 	$(PY) -m tools.bench
+
+bench-scaling: $(VENV)/.installed ## Closed-loop scaling simulation only (seconds): rewrites its section of BENCHMARKS.md
+	$(PY) -m tools.bench_scaling
 
 clean: ## Remove build output and virtualenvs
 	rm -rf .aws-sam $(VENV) $(SAM_VENV) $(CHECKOV_VENV) .mypy_cache .pytest_cache .ruff_cache

@@ -399,6 +399,10 @@ def main() -> int:
         say("review fan-out")
         results["review_fan_out"] = bench_review_fan_out(handlers["ReviewFunction"], counter, session, services=500)
     write_report(results)
+    say("closed-loop scaling")
+    from tools import bench_scaling
+
+    bench_scaling.update_benchmarks()
     say("wrote BENCHMARKS.md")
     return 0
 
