@@ -23,7 +23,7 @@ from autodeploy.adapters.iam import IamRoles
 from autodeploy.deploy import UPDATABLE_STACK_STATES
 from autodeploy.errors import AutodeployError, InvalidImageReference, MisconfiguredTarget
 from autodeploy.image_reference import ImageReference
-from autodeploy.registration import Target, TargetKind
+from autodeploy.registration import Target, TargetKind, kind_of, resource_path
 from autodeploy.task_definition import container_images, select_containers
 
 ECS_TASKS = "ecs-tasks.amazonaws.com"
@@ -85,14 +85,14 @@ class VerifyTargets:
         results: list[TargetChecks] = []
         for arn, problem in found.misconfigured:
             if only in (None, arn):
-                checks = TargetChecks(arn, arn.rsplit("/", 1)[-1])
+                checks = TargetChecks(arn, display_name(arn))
                 checks.add("tags", Outcome.FAIL, str(problem).removeprefix(f"{arn}: "))
                 results.append(checks)
         targets = [t for t in found.targets if only in (None, t.arn)]
         services = self._services.describe(t.arn for t in targets if t.kind is TargetKind.SERVICE)
         reviewed = self._reviewed()
         for target in targets:
-            checks = TargetChecks(target.arn, _display(target))
+            checks = TargetChecks(target.arn, display_name(target.arn))
             checks.add(
                 "tags", Outcome.OK, f"repository {target.repository}, tags {target.tag_filter}, mode {target.mode}"
             )
@@ -130,7 +130,10 @@ class VerifyTargets:
             checks.add("containers", Outcome.FAIL, str(exc))
             return
         checks.add("containers", Outcome.OK, ", ".join(containers))
-        self._running_image(checks, target, container_images(definition)[containers[0]])
+        try:
+            self._running_image(checks, target, container_images(definition)[containers[0]])
+        except AutodeployError as exc:  # a missing repository, say: the other checks still run
+            checks.add("running image", Outcome.FAIL, str(exc))
         for label, key in (("task role", "taskRoleArn"), ("execution role", "executionRoleArn")):
             role = definition.get(key)
             if role:
@@ -216,5 +219,12 @@ class VerifyTargets:
                 checks.add(f"alarm {name}", Outcome.OK, f"{alarm.get('Namespace')} {alarm.get('MetricName')}")
 
 
-def _display(target: Target) -> str:
-    return f"{target.cluster}/{target.name}" if target.kind is TargetKind.SERVICE else target.name
+def display_name(arn: str) -> str:
+    """What the CLI takes: cluster/service for a service, the name of a stack, else the ARN."""
+    kind = kind_of(arn)
+    parts = resource_path(arn).split("/") if kind else []
+    if kind is TargetKind.SERVICE:
+        return f"{parts[1]}/{parts[2]}"
+    if kind is TargetKind.STACK:
+        return parts[1]
+    return arn
