@@ -138,8 +138,12 @@ class Environment:
             return self._topic
         try:
             return self._output("NotificationTopicArn", "--topic")
-        except CliError as exc:
-            print(f"autodeploy: warning: no notification will be sent: {exc}", file=sys.stderr)
+        except CliError:
+            print(
+                f"autodeploy: warning: no notification will be sent: {self._where()} is not there to name the topic; "
+                "pass --topic ARN",
+                file=sys.stderr,
+            )
             return None
 
     def configure_use_cases(self, notify: bool = False) -> None:
