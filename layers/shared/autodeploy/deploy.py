@@ -100,9 +100,10 @@ def _summary_of(recorded: Recorded) -> dict[str, Any]:
     """One target's outcome; a redelivered event says so and quotes what was recorded the first time."""
     record = recorded.record
     if recorded.first_time:
-        return {"target": record.target, "status": record.status.value, "reason": record.reason}
+        return {"target": record.target, "tag": record.tag, "status": record.status.value, "reason": record.reason}
     return {
         "target": record.target,
+        "tag": record.tag,
         "status": Status.SKIPPED.value,
         "reason": f"duplicate delivery: already recorded {record.status.value} ({record.reason})",
         "recorded_status": record.status.value,
