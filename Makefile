@@ -22,7 +22,7 @@ REPO ?= web
 .PHONY: help test lint format typecheck validate checkov build pytest unit integration e2e demo invoke push emulator emulator-stop bench clean
 
 help: ## List the targets
-	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
+	@grep -E '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
 
 $(VENV)/.installed: requirements/dev.txt requirements/constraints.txt layers/shared/requirements.txt pyproject.toml
 	@echo "==> installing the dev virtualenv ($(VENV))"
