@@ -117,6 +117,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         with plain_logs():
             return COMMANDS[args.command](Environment(args), args)
+    except KeyboardInterrupt:  # outside a rollback's waiting, which says more
+        print("\nautodeploy: interrupted", file=sys.stderr)
+        return exit_codes.INTERRUPTED
     except BrokenPipeError:
         # The reader went away (`autodeploy history web | head`): no traceback, no second error at exit.
         devnull = os.open(os.devnull, os.O_WRONLY)
