@@ -16,11 +16,13 @@ export PIP_DISABLE_PIP_VERSION_CHECK := 1
 FN ?= DeployFunction
 EVENT ?= events/ecr-push.json
 ENDPOINT ?=
+TAG ?=
+REPO ?= web
 
-.PHONY: help test lint format typecheck validate checkov build pytest unit integration e2e demo invoke bench bench-scaling clean
+.PHONY: help test lint format typecheck validate checkov build pytest unit integration e2e demo invoke push emulator emulator-stop bench bench-scaling clean
 
 help: ## List the targets
-	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
+	@grep -E '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
 
 $(VENV)/.installed: requirements/dev.txt requirements/constraints.txt layers/shared/requirements.txt pyproject.toml
 	@echo "==> installing the dev virtualenv ($(VENV))"
@@ -74,8 +76,21 @@ unit: $(VENV)/.installed ## Pure unit tests only
 integration: $(VENV)/.installed ## Handlers and adapters on in-process moto
 	$(PY) -m pytest tests/integration
 
+e2e: $(VENV)/.installed ## The demo's story on a moto server, step by step
+	$(PY) -m pytest tests/e2e
+
+emulator: $(VENV)/.installed ## Start a persistent local emulator (moto server) that invoke and push reuse
+	@$(PY) -m tools.emulator start
+
+emulator-stop: $(VENV)/.installed ## Stop the emulator started by make emulator (it forgets everything)
+	@$(PY) -m tools.emulator stop
+
 invoke: $(VENV)/.installed ## Invoke a function as sam local invoke would: make invoke FN=DeployFunction EVENT=events/ecr-push.json [ENDPOINT=url]
-	$(PY) -m tools.local_invoke $(FN) $(EVENT) $(if $(ENDPOINT),--endpoint $(ENDPOINT),--seed)
+	@$(PY) -m tools.local_invoke $(FN) $(EVENT) $(if $(ENDPOINT),--endpoint $(ENDPOINT),)
+
+push: $(VENV)/.installed ## Simulate docker push on the emulator, then DeployFunction: make push TAG=1.5.1 [REPO=web]
+	@test -n "$(TAG)" || { echo "make push needs TAG=<image tag>, e.g. make push TAG=1.5.1" >&2; exit 2; }
+	@$(PY) -m tools.local_invoke push $(TAG) --repository $(REPO) $(if $(ENDPOINT),--endpoint $(ENDPOINT),)
 
 demo: $(VENV)/.installed ## Play the deploy story on an embedded moto server
 	$(PY) -m tools.demo
@@ -87,4 +102,5 @@ bench-scaling: $(VENV)/.installed ## Closed-loop scaling simulation only (second
 	$(PY) -m tools.bench_scaling
 
 clean: ## Remove build output and virtualenvs
-	rm -rf .aws-sam $(VENV) $(SAM_VENV) $(CHECKOV_VENV) .mypy_cache .pytest_cache .ruff_cache
+	-$(PY) -m tools.emulator stop 2>/dev/null
+	rm -rf .emulator .aws-sam $(VENV) $(SAM_VENV) $(CHECKOV_VENV) .mypy_cache .pytest_cache .ruff_cache

@@ -28,6 +28,7 @@ from tools.lambda_context import FakeLambdaContext
 from tools.local_invoke import emulator, load_handler, point_at
 from tools.template import ROOT
 
+TIME = "%Y-%m-%d %H:%M:%S"  # the one time format of the demo and the CLI
 BOLD, DIM, RESET = ("\033[1m", "\033[2m", "\033[0m") if sys.stdout.isatty() else ("", "", "")
 EVENTS = ROOT / "events"
 
@@ -75,29 +76,53 @@ class Demo:
     def note(self, text: str) -> None:
         self.say(f"  {DIM}{text}{RESET}")
 
-    def show(self, deliveries: list[Delivery]) -> None:
+    def show(self, deliveries: list[Delivery], about: str = "-", at: datetime | None = None) -> None:
+        """One line per decision: the function, the target, the push (or review time) it is about, the outcome."""
         for delivery in deliveries:
             result = delivery.result
             if delivery.function == "DeployFunction":
+                push = f"web:{result.get('tag')}" if result.get("tag") else short(str(result.get("digest", "")))
                 for target in result.get("targets", []):
-                    self.say(
-                        f"  DeployFunction  {_name(target['target']):<18} {target['status']:<12} {target['reason']}"
-                    )
+                    about = f"web:{target['tag']}" if target.get("tag") else push  # a displaced push has its own
+                    self.line("DeployFunction", target["target"], about, target["status"], target["reason"])
             elif delivery.function == "TrackFunction":
                 status = result.get("status", result.get("outcome"))
-                target = _name(result["target"]) if "target" in result else "-"
-                self.say(f"  TrackFunction   {target:<18} {status:<12} {result.get('reason', result.get('why'))}")
+                self.line(
+                    "TrackFunction", result.get("target", "-"), about, status, result.get("reason", result.get("why"))
+                )
                 for target in result.get("next", []):
-                    name = _name(target["target"])
-                    self.say(f"  TrackFunction   {name:<18} {target['status']:<12} next: {target['reason']}")
+                    self.line(
+                        "TrackFunction",
+                        target["target"],
+                        self.in_flight(),
+                        target["status"],
+                        f"next: {target['reason']}",
+                    )
             elif delivery.function == "ReviewFunction":
+                when = (at or datetime.now(UTC)).strftime(TIME)
                 for reviewed in result.get("reviewed", []):
                     native = f"{reviewed['native']:+d}" if reviewed["native"] else "no change"
                     counts = f"{reviewed['current']} -> {reviewed['recommended']}"
-                    self.say(
-                        f"  ReviewFunction  {_name(reviewed['service']):<18} {reviewed['decision']:<12} "
-                        f"{counts} (native policy: {native}): {reviewed['reason']}"
+                    self.line(
+                        "ReviewFunction",
+                        reviewed["service"],
+                        when,
+                        reviewed["decision"],
+                        f"{counts} (native policy: {native}): {reviewed['reason']}",
                     )
+
+    def line(self, function: str, arn: str, about: str, status: str, text: str) -> None:
+        name = _name(arn) if arn != "-" else "-"
+        self.say(f"  {function:<15} {name:<17} {about:<19} {status:<12} {text}")
+
+    def in_flight(self) -> str:
+        """The push now rolling out on prod/web, as `autodeploy status` names it."""
+        from autodeploy import wiring
+
+        flight = wiring.deploy_on_push().ledger.state(self.service).in_flight
+        return (
+            f"web:{flight.push.tag}" if flight and flight.push.tag else (short(flight.push.digest) if flight else "-")
+        )
 
     # -- the story ---------------------------------------------------------------------------------
 
@@ -158,7 +183,7 @@ class Demo:
         state = status_of(wiring.deploy_on_push(), self.service).state
         self.story.quarantined = dict(state.quarantined)
         for digest in state.quarantined:
-            self.note(f"quarantined {digest[:19]}: reconcile and redelivered events will not deploy it again")
+            self.note(f"quarantined {short(digest)}: reconcile and redelivered events will not deploy it again")
 
         self.step("5. CPU rises past the alarm, then falls")
         self.now = datetime.now(UTC).replace(second=0, microsecond=0)  # the reviews' moments count back from here
@@ -189,8 +214,9 @@ class Demo:
         deployment_id = deployment_id or world.primary_deployment(self.ecs, self.service)["id"]
         event = sample(name, time=self.tick(240), resources=[self.service], detail={"deploymentId": deployment_id})
         event["detail"]["reason"] = event["detail"]["reason"].replace("ecs-svc/4593284752196571201", deployment_id)
+        about = self.in_flight()
         deliveries = self.router.send(event)
-        self.show(deliveries)
+        self.show(deliveries, about=about)
         return deliveries
 
     def load(self, cpu: float, minutes_ago: int, alarm: str) -> list[Delivery]:
@@ -217,7 +243,7 @@ class Demo:
             time=moment.strftime("%Y-%m-%dT%H:%M:%SZ"),
         )
         deliveries = self.router.send(event)
-        self.show(deliveries)
+        self.show(deliveries, at=moment)
         return deliveries
 
     def scheduled_reviews(self, minutes_ago: list[int]) -> None:
@@ -229,7 +255,7 @@ class Demo:
             moment = self.now - timedelta(minutes=minutes)
             reviewer._clock = _fixed(moment)
             result = self.review(sample("review-schedule.json"), FakeLambdaContext(function_name="ReviewFunction"))
-            self.show([Delivery("ReviewFunction", {}, result)])
+            self.show([Delivery("ReviewFunction", {}, result)], at=moment)
 
     def remember(self, step: str, deliveries: list[Delivery]) -> None:
         self.story.steps[step] = deliveries
@@ -242,7 +268,7 @@ class Demo:
         image = self.ecs.describe_task_definition(taskDefinition=arn)["taskDefinition"]["containerDefinitions"][0][
             "image"
         ]
-        return f"{arn.rsplit('/', 1)[-1]}: {image.rsplit('/', 1)[-1][:30]}..."
+        return f"revision {arn.rsplit('/', 1)[-1]} ({image.rsplit('/', 1)[-1][:30]}...)"
 
     # -- set-up and epilogue -----------------------------------------------------------------------
 
@@ -341,6 +367,11 @@ class Demo:
         self.step(f"autodeploy timeline prod/web --out {picture}")
         cli.main(["timeline", "prod/web", "--out", str(picture)])
         self.story.timeline = picture
+
+
+def short(digest: str) -> str:
+    """A digest as `autodeploy status` prints it."""
+    return digest[: len("sha256:") + 12]
 
 
 def _fixed(moment: datetime) -> Callable[[], datetime]:

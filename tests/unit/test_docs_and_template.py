@@ -21,8 +21,8 @@ CODE = "\n".join(p.read_text() for p in (ROOT / "layers" / "shared" / "autodeplo
 
 
 def test_every_make_target_in_the_readme_exists():
-    targets = set(re.findall(r"^([a-z-]+):", MAKEFILE, re.MULTILINE))
-    used = set(re.findall(r"\bmake ([a-z][a-z-]*)", README))
+    targets = set(re.findall(r"^([a-z0-9-]+):", MAKEFILE, re.MULTILINE))
+    used = set(re.findall(r"\bmake ([a-z][a-z0-9-]*)", README))
     assert used
     assert used <= targets
 
@@ -32,6 +32,18 @@ def test_every_autodeploy_command_in_the_readme_exists():
     used = set(re.findall(r"(?:^|`)autodeploy ([a-z]+)\b", README, re.MULTILINE))
     assert used
     assert used <= commands
+
+
+def test_every_autodeploy_option_in_the_readme_exists():
+    parser = build_parser()
+    commands = parser._subparsers._group_actions[0].choices  # type: ignore[union-attr]
+    known = {o for action in parser._actions for o in action.option_strings}
+    for sub in commands.values():
+        known |= {o for action in sub._actions for o in action.option_strings}
+    lines = re.findall(r"(?:^|`)autodeploy (.*?)(?:`|#|$)", README, re.MULTILINE)
+    used = {option for line in lines for option in re.findall(r"(?<![\w-])(--[a-z][a-z-]*)", line)}
+    assert used
+    assert used <= known
 
 
 def test_every_event_file_in_the_readme_exists():

@@ -56,6 +56,17 @@ class DeployOptions:
     resuming: bool = False  # the push holds the target's lock already (reconcile finishing a rollout)
     reason_prefix: str = ""
     require_known_deployed: bool = False  # reconcile: never act when the running image is not in ECR
+    requested_by: str | None = None  # a rollback: remembered with the push if it has to wait
+
+    @classmethod
+    def rollback(cls, requested_by: str, promoted: bool = False) -> DeployOptions:
+        """A rollback a person asked for: past the tag filter and "never backwards", now or when its turn comes."""
+        return cls(
+            enforce_policy=False,
+            promoted=promoted,
+            reason_prefix=f"rollback requested by {requested_by}: ",
+            requested_by=requested_by,
+        )
 
 
 @dataclass(frozen=True, slots=True)
@@ -78,21 +89,28 @@ class DeployReport:
             "repository": self.push.repository,
             "tag": self.push.tag,
             "digest": self.push.digest,
-            "targets": [
-                {
-                    "target": r.record.target,
-                    "status": r.record.status.value,
-                    "reason": r.record.reason,
-                    **({} if r.first_time else {"duplicate": True}),
-                }
-                for r in self.recorded
-            ],
+            "targets": [_summary_of(r) for r in self.recorded],
             "retrying": self.retryable,
         }
 
     def merge(self, other: DeployReport) -> None:
         self.recorded.extend(other.recorded)
         self.retryable.extend(other.retryable)
+
+
+def _summary_of(recorded: Recorded) -> dict[str, Any]:
+    """One target's outcome; a redelivered event says so and quotes what was recorded the first time."""
+    record = recorded.record
+    if recorded.first_time:
+        return {"target": record.target, "tag": record.tag, "status": record.status.value, "reason": record.reason}
+    return {
+        "target": record.target,
+        "tag": record.tag,
+        "status": Status.SKIPPED.value,
+        "reason": f"duplicate delivery: already recorded {record.status.value} ({record.reason})",
+        "recorded_status": record.status.value,
+        "duplicate": True,
+    }
 
 
 @dataclass(frozen=True, slots=True)
@@ -161,6 +179,10 @@ class DeployOnPush:
     def discovery(self) -> TargetDiscovery:
         return self._discovery
 
+    @property
+    def images(self) -> EcrImages:
+        return self._images
+
     def handle(self, push: ImagePush) -> DeployReport:
         """A push from ECR: every target registered for its repository.
 
@@ -191,12 +213,17 @@ class DeployOnPush:
             decision = _Decision(Status.SUPERSEDED, Reason.SUPERSEDED, "a newer push was deployed while it waited")
             self._decide(report, push, target, decision, DeployOptions(promoted=True))
             return report
+        if pending.requested_by:  # a person asked for this rollback: its turn has come, the policy stays out
+            return self.deploy(pending.to_push(), [target], DeployOptions.rollback(pending.requested_by, promoted=True))
         return self.deploy(pending.to_push(), [target], DeployOptions(promoted=True))
 
     def deploy(self, push: ImagePush, targets: list[Target], options: DeployOptions = DeployOptions()) -> DeployReport:
         report = DeployReport(push)
         eligible = []
         for target in targets:
+            if not options.enforce_policy:  # a rollback: the image was chosen by a person, not by its tag
+                eligible.append(target)
+                continue
             if push.tag is None:
                 decision = _Decision(Status.SKIPPED, Reason.NO_TAG, "a push without an image tag is not deployable")
                 self._decide(report, push, target, decision, options)
@@ -220,7 +247,7 @@ class DeployOnPush:
     ) -> None:
         registry = self._registry_for(push.envelope.account, push.envelope.region)
         if not (options.promoted or options.resuming):
-            eligible = self._queue_behind_rollouts(report, push, registry, eligible)
+            eligible = self._queue_behind_rollouts(report, push, registry, eligible, options)
             if not eligible:
                 return
         service_arns = [t.arn for t in eligible if t.kind is TargetKind.SERVICE]
@@ -253,7 +280,7 @@ class DeployOnPush:
             )
 
     def _queue_behind_rollouts(
-        self, report: DeployReport, push: ImagePush, registry: str, targets: list[Target]
+        self, report: DeployReport, push: ImagePush, registry: str, targets: list[Target], options: DeployOptions
     ) -> list[Target]:
         """Queue the push at once where a rollout is in flight; return the targets that are free.
 
@@ -269,8 +296,8 @@ class DeployOnPush:
         if states is None:
             return []
         pinned = str(ImageReference(push.repository, registry, digest=push.digest))
-        ref = PushRef.of(push)
-        waiting = "waiting for the rollout in flight"
+        ref = PushRef.of(push, options.requested_by)
+        waiting = options.reason_prefix + "waiting for the rollout in flight"
         free = []
         for target in targets:
             state = states.get(target.arn)
@@ -469,7 +496,7 @@ class DeployOnPush:
             push, target, _Decision(Status.IN_PROGRESS, Reason.DEPLOYED, f"rollout started ({why})", common)
         )
         in_flight = InFlight(
-            PushRef.of(push),
+            PushRef.of(push, options.requested_by),
             image=common["image"],
             started_at=record.recorded_at,
             previous_image=plan.previous,
@@ -510,12 +537,13 @@ class DeployOnPush:
                 state = self._ledger.state(record.target)
                 if state.in_flight is not None and state.in_flight.sort_key == record.sort_key:
                     return None  # an earlier attempt of this push took the lock, then died: finish it
+                stored = self._ledger.get(record.target, record.sort_key) or record  # report what was recorded
                 return _Decision(
-                    record.status, record.reason_code, record.reason, common, recorded=True, first_time=False
+                    stored.status, stored.reason_code, stored.reason, common, recorded=True, first_time=False
                 )
             if options.promoted:  # another push took the lock first; this one stays pending
                 return _Decision(Status.QUEUED, Reason.QUEUED, "still waiting", common, recorded=True, first_time=False)
-            waiting = "waiting for the rollout in flight"
+            waiting = options.reason_prefix + "waiting for the rollout in flight"
             queued = self._ledger.enqueue(
                 replace(record, status=Status.QUEUED, reason_code=Reason.QUEUED, reason=waiting), in_flight.push
             )
@@ -668,6 +696,8 @@ class DeployOnPush:
     def _record(self, report: DeployReport, record: DeploymentRecord) -> None:
         try:
             first = self._ledger.record(record)
+            if not first:  # a redelivery: report what the ledger holds, not what this delivery would have done
+                record = self._ledger.get(record.target, record.sort_key) or record
         except RetryableError as exc:
             report.retryable.append(f"{record.target}: {exc}")
             return

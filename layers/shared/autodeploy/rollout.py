@@ -25,15 +25,16 @@ class PushRef:
     pushed_at: datetime
     account: str
     region: str
+    requested_by: str | None = None  # a rollback a person asked for: deployed past the policy when promoted
 
     @property
     def sort_key(self) -> str:
         return push_sort_key(self.pushed_at, self.event_id)
 
     @classmethod
-    def of(cls, push: ImagePush) -> PushRef:
+    def of(cls, push: ImagePush, requested_by: str | None = None) -> PushRef:
         e = push.envelope
-        return cls(push.event_id, push.repository, push.digest, push.tag, e.time, e.account, e.region)
+        return cls(push.event_id, push.repository, push.digest, push.tag, e.time, e.account, e.region, requested_by)
 
     def to_push(self) -> ImagePush:
         envelope = EventEnvelope(self.event_id, ECR_SOURCE, ECR_DETAIL_TYPE, self.account, self.region, self.pushed_at)
@@ -55,6 +56,7 @@ class PushRef:
             pushed_at=_time(item["pushed_at"]),
             account=item["account"],
             region=item["region"],
+            requested_by=item.get("requested_by"),
         )
 
 

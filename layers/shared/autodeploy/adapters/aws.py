@@ -147,6 +147,10 @@ class AwsClients:
             clients[region] = self.session.client("ecr", region_name=region, config=CLIENT_CONFIG)
         return clients[region]
 
+    @cached_property
+    def iam(self) -> Any:  # only `autodeploy verify` reads IAM; no type stubs are pinned for it
+        return self._client("iam")
+
     def ecr_registry(self, account: str, region: str) -> str:
         """The private ECR registry host of an account and region, in the region's partition."""
         partition = self.session.get_partition_for_region(region)

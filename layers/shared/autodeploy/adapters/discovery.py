@@ -63,6 +63,11 @@ class TargetDiscovery:
 
     def get(self, arn: str) -> Target | None:
         """One target by ARN, if it is still registered and valid."""
+        target = self.registration(arn)
+        return target if isinstance(target, Target) else None
+
+    def registration(self, arn: str) -> Target | MisconfiguredTarget | None:
+        """One resource's registration: the target, why its tags are wrong, or None (not registered)."""
         with aws_call(f"reading the tags of {arn}"):
             found = self._tagging.get_resources(ResourceARNList=[arn]).get("ResourceTagMappingList", [])
         for resource in found:
@@ -70,8 +75,8 @@ class TargetDiscovery:
             if REPOSITORY_TAG in tags:
                 try:
                     return parse_target(resource["ResourceARN"], tags)
-                except MisconfiguredTarget:
-                    return None
+                except MisconfiguredTarget as problem:
+                    return problem
         return None
 
     def _query(self, action: str, repositories: list[str]) -> Discovered:

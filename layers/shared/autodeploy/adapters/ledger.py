@@ -91,18 +91,26 @@ class Ledger:
         item = response.get("Item")
         return DeploymentRecord.from_item(_from_dynamo(dict(item))) if item else None
 
-    def history(self, target: str, limit: int = 20) -> list[DeploymentRecord]:
-        """A target's records, newest push first."""
-        with aws_call(f"reading the history of {target}"):
-            response = self._dynamodb.query(
-                TableName=self._table,
-                KeyConditionExpression="#t = :t AND begins_with(sk, :p)",
-                ExpressionAttributeNames={"#t": "target"},
-                ExpressionAttributeValues={":t": {"S": target}, ":p": {"S": PUSH_PREFIX}},
-                ScanIndexForward=False,
-                Limit=limit,
-            )
-        return [DeploymentRecord.from_item(_from_dynamo(dict(i))) for i in response.get("Items", [])]
+    def history(self, target: str, limit: int | None = 20) -> list[DeploymentRecord]:
+        """A target's records, newest push first; ``limit=None`` reads them all, page by page."""
+        records: list[DeploymentRecord] = []
+        request: dict[str, Any] = {
+            "TableName": self._table,
+            "KeyConditionExpression": "#t = :t AND begins_with(sk, :p)",
+            "ExpressionAttributeNames": {"#t": "target"},
+            "ExpressionAttributeValues": {":t": {"S": target}, ":p": {"S": PUSH_PREFIX}},
+            "ScanIndexForward": False,
+        }
+        while limit is None or len(records) < limit:
+            if limit is not None:
+                request["Limit"] = limit - len(records)
+            with aws_call(f"reading the history of {target}"):
+                response = self._dynamodb.query(**request)
+            records.extend(DeploymentRecord.from_item(_from_dynamo(dict(i))) for i in response.get("Items", []))
+            if "LastEvaluatedKey" not in response:
+                break
+            request["ExclusiveStartKey"] = response["LastEvaluatedKey"]
+        return records
 
     def set_outcome(
         self, target: str, sort_key: str, status: Status, code: Reason, reason: str, expect: Status
