@@ -178,6 +178,20 @@ class _Lookup:
     def _ecs_UpdateService(self, params: dict[str, Any], base: str, **_: Any) -> list[Any]:
         return [("ecs:UpdateService", arn, {}) for arn in self._ecs_service_arns(params, base)]
 
+    def _ecs_ListServiceDeployments(self, params: dict[str, Any], base: str, **_: Any) -> list[Any]:
+        return [("ecs:ListServiceDeployments", arn, {}) for arn in self._ecs_service_arns(params, base)]
+
+    def _ecs_DescribeServiceDeployments(self, params: dict[str, Any], base: str, **_: Any) -> list[Any]:
+        # Authorized on the deployment and on its service (both required resource types).
+        requests = []
+        for arn in params["serviceDeploymentArns"]:
+            cluster, service = arn.split("/")[1:3]
+            requests += [
+                ("ecs:DescribeServiceDeployments", arn, {}),
+                ("ecs:DescribeServiceDeployments", f"{base}:service/{cluster}/{service}", {}),
+            ]
+        return requests
+
     def _ecs_DescribeTaskDefinition(self, **_: Any) -> list[Any]:
         return [("ecs:DescribeTaskDefinition", "*", {})]
 
@@ -200,6 +214,12 @@ class _Lookup:
             ("ecr:DescribeImages", f"arn:{PARTITION}:ecr:{region}:{account}:repository/{params['repositoryName']}", {})
         ]
 
+    def _ecr_BatchGetImage(self, params: dict[str, Any], region: str, **_: Any) -> list[Any]:
+        account = params.get("registryId", ACCOUNT)
+        return [
+            ("ecr:BatchGetImage", f"arn:{PARTITION}:ecr:{region}:{account}:repository/{params['repositoryName']}", {})
+        ]
+
     def _resourcegroupstaggingapi_GetResources(self, **_: Any) -> list[Any]:
         return [("tag:GetResources", "*", {})]
 
@@ -211,6 +231,9 @@ class _Lookup:
 
     def _cloudformation_UpdateStack(self, params: dict[str, Any], **_: Any) -> list[Any]:
         return [("cloudformation:UpdateStack", self._stack_arn(params["StackName"]), {})]
+
+    def _cloudformation_ListStackResources(self, params: dict[str, Any], **_: Any) -> list[Any]:
+        return [("cloudformation:ListStackResources", self._stack_arn(params["StackName"]), {})]
 
     def _cloudformation_DescribeStackEvents(self, params: dict[str, Any], **_: Any) -> list[Any]:
         return [("cloudformation:DescribeStackEvents", self._stack_arn(params["StackName"]), {})]
