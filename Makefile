@@ -67,14 +67,16 @@ checkov: $(CHECKOV_VENV)/.installed ## Security checks of template.yaml and stac
 build: $(VENV)/.installed $(SAM_VENV)/.installed ## sam build (no Docker: makefile builds with arm64 wheels)
 	PATH="$(CURDIR)/$(VENV)/bin:$$PATH" $(SAM) build
 
-pytest: $(VENV)/.installed ## All test levels
+pytest: $(VENV)/.installed ## All test levels, then the permission contract on the calls they recorded
 	$(PY) -m pytest
+	$(PY) -m pytest -n 0 tests/permissions/check_permissions.py
 
 unit: $(VENV)/.installed ## Pure unit tests only
 	$(PY) -m pytest tests/unit
 
-integration: $(VENV)/.installed ## Handlers and adapters on in-process moto
+integration: $(VENV)/.installed ## Handlers and adapters on in-process moto, then the permission contract
 	$(PY) -m pytest tests/integration
+	$(PY) -m pytest -n 0 tests/permissions/check_permissions.py
 
 e2e: $(VENV)/.installed ## The demo's story on a moto server, step by step
 	$(PY) -m pytest tests/e2e

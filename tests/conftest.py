@@ -13,3 +13,32 @@ def aws_environment(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("AWS_REGION", "us-east-1")
     for name in ("AWS_PROFILE", "AWS_ENDPOINT_URL"):
         monkeypatch.delenv(name, raising=False)
+
+
+def _runs_the_integration_suite(config: pytest.Config) -> bool:
+    """The whole integration suite runs (not a selection): only then is the call record complete."""
+    args = [str(a).rstrip("/") for a in config.args]
+    whole = not args or any(a in {"tests", ".", "tests/integration"} for a in args)
+    selected = config.option.keyword or config.option.markexpr or config.getoption("lf", False)
+    return whole and not selected
+
+
+def pytest_sessionstart(session: pytest.Session) -> None:
+    """A fresh record of the functions' AWS calls (tests/support/call_recorder.py) for each whole run."""
+    import shutil
+
+    from tests.support.call_recorder import RECORDS
+
+    if not hasattr(session.config, "workerinput") and _runs_the_integration_suite(session.config):
+        shutil.rmtree(RECORDS, ignore_errors=True)
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    import json
+
+    from tests.support.call_recorder import RECORDS
+
+    if not hasattr(session.config, "workerinput") and _runs_the_integration_suite(session.config):
+        RECORDS.mkdir(parents=True, exist_ok=True)
+        outcome = {"exitstatus": int(exitstatus), "integration_suite": True}
+        (RECORDS / "finished.json").write_text(json.dumps(outcome))

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -10,6 +11,7 @@ from moto import mock_aws
 
 from autodeploy import wiring
 from autodeploy.adapters.aws import CLIENT_CONFIG
+from tests.support import call_recorder
 from tools import moto_gaps, world
 from tools.lambda_context import FakeLambdaContext
 from tools.template import create_resources, function_spec
@@ -85,9 +87,10 @@ def aws(monkeypatch: pytest.MonkeyPatch) -> Iterator[Aws]:
     """moto in-process, the template's tables, and DeployFunction's environment from the template."""
     with mock_aws():
         session = boto3.session.Session()
+        physical = create_resources(boto3.session.Session())
+        call_recorder.attach(session, physical)  # before any client of the functions exists
         names = ("ecr", "ecs", "cloudformation", "dynamodb", "sns", "application-autoscaling", "cloudwatch")
         clients = {name: session.client(name, config=CLIENT_CONFIG) for name in names}
-        physical = create_resources(session)
         for function in ("DeployFunction", "ReviewFunction"):
             for key, value in function_spec(function, physical=physical).environment.items():
                 monkeypatch.setenv(key, value)
@@ -101,6 +104,7 @@ def aws(monkeypatch: pytest.MonkeyPatch) -> Iterator[Aws]:
         # The functions' clients are created lazily inside the mock; sharing them lets tests inject faults.
         wiring.aws_clients().__dict__.update(clients)
         wiring.aws_clients().__dict__["application_autoscaling"] = clients["application-autoscaling"]
+        wiring.aws_clients().__dict__["session"] = session  # clients created later are recorded too
         yield Aws(
             tagging=session.client("resourcegroupstaggingapi"),
             sqs=sqs,
@@ -121,7 +125,9 @@ def _invoker(module: str, function: str) -> Any:
     handler = importlib.import_module(module).handler
 
     def invoke(event: Any) -> dict[str, Any]:
-        result: dict[str, Any] = handler(event, FakeLambdaContext(function_name=function))
+        test = os.environ.get("PYTEST_CURRENT_TEST", "?").rsplit(" ", 1)[0]
+        with call_recorder.invoking(function, test):
+            result: dict[str, Any] = handler(event, FakeLambdaContext(function_name=function))
         return result
 
     return invoke

@@ -23,9 +23,6 @@ class StackState:
     status: str
     parameters: dict[str, str]
     capabilities: list[str] = field(default_factory=list)
-    role_arn: str | None = None
-    notification_arns: list[str] = field(default_factory=list)
-    tags: list[dict[str, str]] = field(default_factory=list)
     last_updated: datetime | None = None
 
 
@@ -57,17 +54,18 @@ class CloudFormationStacks:
             status=s["StackStatus"],
             parameters={p["ParameterKey"]: p.get("ParameterValue", "") for p in s.get("Parameters", [])},
             capabilities=list(s.get("Capabilities", [])),
-            role_arn=s.get("RoleARN"),
-            notification_arns=list(s.get("NotificationARNs", [])),
-            tags=[{"Key": t["Key"], "Value": t["Value"]} for t in s.get("Tags", [])],
             last_updated=s.get("LastUpdatedTime") or s.get("CreationTime"),
         )
 
     def update_parameter(self, stack: StackState, parameter: str, value: str, token: str) -> str:
         """UpdateStack with the previous template; only ``parameter`` changes.
 
-        ``token`` (ClientRequestToken) makes a retried request for the same push a no-op for
-        CloudFormation instead of a second update.
+        Nothing else is sent, because CloudFormation keeps it when omitted (botocore's
+        cloudformation service model, UpdateStackInput): no ``RoleARN`` ("uses the role that was
+        previously associated with the stack"), no ``Tags`` ("doesn't modify the stack's tags"),
+        no ``NotificationARNs`` (only an empty list removes them). So the deployer needs no
+        ``iam:PassRole`` for a stack's service role. ``token`` (ClientRequestToken) makes a
+        retried request for the same push a no-op for CloudFormation instead of a second update.
         """
         parameters: list[ParameterTypeDef] = [
             {"ParameterKey": key, "ParameterValue": value}
@@ -75,9 +73,6 @@ class CloudFormationStacks:
             else {"ParameterKey": key, "UsePreviousValue": True}
             for key in stack.parameters
         ]
-        extra: dict[str, object] = {}
-        if stack.role_arn:
-            extra["RoleARN"] = stack.role_arn
         with aws_call(f"updating stack {stack.name}"):
             try:
                 response = self._cfn.update_stack(
@@ -85,10 +80,7 @@ class CloudFormationStacks:
                     UsePreviousTemplate=True,
                     Parameters=parameters,
                     Capabilities=stack.capabilities,  # type: ignore[arg-type]
-                    NotificationARNs=stack.notification_arns,
-                    Tags=stack.tags,  # type: ignore[arg-type]
                     ClientRequestToken=token,
-                    **extra,  # type: ignore[arg-type]
                 )
             except ClientError as exc:  # these two are ValidationErrors told apart by their message
                 message = str(exc)
