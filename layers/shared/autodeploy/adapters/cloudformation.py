@@ -24,6 +24,7 @@ class StackState:
     parameters: dict[str, str]
     capabilities: list[str] = field(default_factory=list)
     last_updated: datetime | None = None
+    role_arn: str | None = None  # read for `autodeploy verify`; UpdateStack reuses it without being told
 
 
 class NoUpdateNeeded(Exception):
@@ -55,6 +56,7 @@ class CloudFormationStacks:
             parameters={p["ParameterKey"]: p.get("ParameterValue", "") for p in s.get("Parameters", [])},
             capabilities=list(s.get("Capabilities", [])),
             last_updated=s.get("LastUpdatedTime") or s.get("CreationTime"),
+            role_arn=s.get("RoleARN"),
         )
 
     def update_parameter(self, stack: StackState, parameter: str, value: str, token: str) -> str:
