@@ -56,6 +56,7 @@ def test_the_shipped_botocore_is_the_pinned_one_with_the_models_the_code_calls(l
         "import sys, json; sys.path[:0] = [sys.argv[1]]; import boto3, botocore;"
         "s = boto3.session.Session(region_name='us-east-1', aws_access_key_id='x', aws_secret_access_key='x');"
         "[s.client(n) for n in sys.argv[2:]];"
+        "import aws_xray_sdk.core;"  # tracing on: the X-Ray SDK creates its xray client from the layer's models
         "print(json.dumps([botocore.__file__, botocore.__version__]))"
     )
     done = subprocess.run(
