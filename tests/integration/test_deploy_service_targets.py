@@ -6,8 +6,8 @@ import time
 
 import pytest
 
+from autodeploy.adapters.ecs_model import task_definition_model
 from autodeploy.errors import RetryableError
-from autodeploy.task_definition import READ_ONLY_KEYS
 from tests.support.events import ecr_push, load_event
 from tests.support.faults import failing
 from tools import world
@@ -43,7 +43,7 @@ def test_push_registers_a_revision_pinned_by_digest_and_updates_the_service(aws,
     assert sidecar["image"] == old["taskDefinition"]["containerDefinitions"][1]["image"]
     # Nothing else changed: compare the whole definitions with only the image put back.
     web["image"] = old["taskDefinition"]["containerDefinitions"][0]["image"]
-    strip = lambda d: {k: v for k, v in d.items() if k not in READ_ONLY_KEYS}  # noqa: E731
+    strip = lambda d: {k: v for k, v in d.items() if k not in task_definition_model().describe_only}  # noqa: E731
     assert strip(new["taskDefinition"]) == strip(old["taskDefinition"])
     new_tags = {t["key"]: t["value"] for t in new["tags"]}
     assert new_tags["team"] == "web"
@@ -316,3 +316,30 @@ def test_during_a_rollout_an_older_push_is_superseded_at_once(aws, invoke_deploy
     assert result["targets"][0]["status"] == "SUPERSEDED"
     assert result["targets"][0]["reason"] == "the newer push 1.0.3 is rolling out"
     assert len(aws.revisions("web")) == 2
+
+
+def test_a_definition_field_unknown_to_the_sdk_fails_the_target_with_its_name(
+    aws, invoke_deploy, web_service, monkeypatch
+):
+    """What the ECS adapter reports when ECS sent a field the shipped botocore's model lacks (the wire
+    comparison itself is tested on a recorded response in tests/unit/test_task_definition.py)."""
+    from dataclasses import replace
+
+    from autodeploy.adapters.ecs import EcsServices
+
+    describe = EcsServices.task_definition
+    monkeypatch.setattr(
+        EcsServices, "task_definition", lambda self, name: replace(describe(self, name), unmodeled=("brandNewField",))
+    )
+    revisions = aws.revisions("web")
+    digest = push_image(aws.ecr, "web", "1.5.0")
+
+    result = invoke_deploy(ecr_push("1.5.0", digest))
+
+    [target] = result["targets"]
+    assert target["status"] == "FAILED"
+    [record] = aws.ledger(web_service)
+    assert (record["status"], record["reason_code"]) == ("FAILED", "misconfigured")
+    assert "task definition web has brandNewField, unknown to the AWS SDK" in record["reason"]
+    assert aws.revisions("web") == revisions  # nothing registered
+    assert aws.state(web_service).get("in_flight") is None  # the lock is free for the next push

@@ -21,6 +21,7 @@ from autodeploy.adapters.cloudformation import CloudFormationStacks, NoUpdateNee
 from autodeploy.adapters.discovery import TargetDiscovery
 from autodeploy.adapters.ecr import EcrImages, Registry
 from autodeploy.adapters.ecs import EcsServices, ServiceState, TaskDefinition
+from autodeploy.adapters.ecs_model import task_definition_model
 from autodeploy.adapters.ledger import Claim, Ledger, Queued
 from autodeploy.errors import (
     InvalidImageReference,
@@ -508,10 +509,9 @@ class DeployOnPush:
         try:
             done = self._act(push, plan, common, token)
         except (PermanentError, TargetNotFound) as exc:
+            refused = Reason.MISCONFIGURED if isinstance(exc, MisconfiguredTarget) else Reason.REJECTED_BY_AWS
             status, code = (
-                (Status.SKIPPED, Reason.TARGET_GONE)
-                if isinstance(exc, TargetNotFound)
-                else (Status.FAILED, Reason.REJECTED_BY_AWS)
+                (Status.SKIPPED, Reason.TARGET_GONE) if isinstance(exc, TargetNotFound) else (Status.FAILED, refused)
             )
             return self._end_early(report, record, status, code, str(exc))
         if done.status is Status.SKIPPED:
@@ -569,7 +569,10 @@ class DeployOnPush:
                 new_arn = plan.reusable.arn
             else:
                 images = dict.fromkeys(plan.containers, common["image"])
-                request = clone_with_images(plan.source.definition, plan.source.tags, images, push.digest).request
+                source = plan.source
+                request = clone_with_images(
+                    source.definition, source.tags, images, push.digest, task_definition_model(), source.unmodeled
+                ).request
                 new_arn = self._services.register(request)
             deployment_id = self._services.point_service_at(plan.service, new_arn)
             return _Decision(

@@ -1,4 +1,7 @@
-"""Builds the use cases from configuration and lazily created clients, once per container."""
+"""Builds the use cases from configuration and lazily created clients, once per container.
+
+Each adapter gets a stand-in that creates its client at its first call, so an invocation creates
+only the clients its path through the use case needs."""
 
 from __future__ import annotations
 
@@ -36,13 +39,14 @@ def deploy_on_push() -> DeployOnPush:
     from autodeploy.deploy import DeployOnPush
 
     config, clients = settings(), aws_clients()
+    stacks = CloudFormationStacks(clients.lazy("cloudformation"))
     return DeployOnPush(
-        discovery=TargetDiscovery(clients.tagging, CloudFormationStacks(clients.cloudformation).service_arns),
-        services=EcsServices(clients.ecs),
-        stacks=CloudFormationStacks(clients.cloudformation),
-        images=EcrImages(clients.ecr, clients.ecr_in),
-        ledger=Ledger(clients.dynamodb, config.ledger_table),
-        notifier=SnsNotifier(clients.sns, config.notification_topic_arn),
+        discovery=TargetDiscovery(clients.lazy("tagging"), stacks.service_arns),
+        services=EcsServices(clients.lazy("ecs")),
+        stacks=stacks,
+        images=EcrImages(clients.lazy("ecr"), clients.ecr_in),
+        ledger=Ledger(clients.lazy("dynamodb"), config.ledger_table),
+        notifier=SnsNotifier(clients.lazy("sns"), config.notification_topic_arn),
         registry_for=clients.ecr_registry,
     )
 
@@ -57,9 +61,9 @@ def track_rollouts() -> TrackRollouts:
     config, clients = settings(), aws_clients()
     return TrackRollouts(
         deployer=deploy_on_push(),
-        services=EcsServices(clients.ecs),
-        stacks=CloudFormationStacks(clients.cloudformation),
-        notifier=SnsNotifier(clients.sns, config.notification_topic_arn),
+        services=EcsServices(clients.lazy("ecs")),
+        stacks=CloudFormationStacks(clients.lazy("cloudformation")),
+        notifier=SnsNotifier(clients.lazy("sns"), config.notification_topic_arn),
     )
 
 
@@ -74,9 +78,9 @@ def reconcile() -> Reconcile:
     return Reconcile(
         deployer=deploy_on_push(),
         tracker=track_rollouts(),
-        services=EcsServices(clients.ecs),
-        stacks=CloudFormationStacks(clients.cloudformation),
-        images=EcrImages(clients.ecr),
+        services=EcsServices(clients.lazy("ecs")),
+        stacks=CloudFormationStacks(clients.lazy("cloudformation")),
+        images=EcrImages(clients.lazy("ecr")),
         rollout_timeout_minutes=config.rollout_timeout_minutes,
         resume_after_minutes=config.resume_after_minutes,
     )
@@ -96,11 +100,11 @@ def review_scaling() -> ReviewScaling:
 
     config, clients = ReviewSettingsFromEnv.from_environ(), aws_clients()
     return ReviewScaling(
-        find_services=partial(reviewed_services, clients.tagging),
-        services=EcsServices(clients.ecs),
-        autoscaling=AutoScalingReader(clients.application_autoscaling),
-        cloudwatch=CloudWatchReader(clients.cloudwatch),
-        log=DecisionLog(clients.dynamodb, config.decisions_table, config.retention_days),
+        find_services=partial(reviewed_services, clients.lazy("tagging")),
+        services=EcsServices(clients.lazy("ecs")),
+        autoscaling=AutoScalingReader(clients.lazy("application_autoscaling")),
+        cloudwatch=CloudWatchReader(clients.lazy("cloudwatch")),
+        log=DecisionLog(clients.lazy("dynamodb"), config.decisions_table, config.retention_days),
     )
 
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from functools import cache, cached_property
 from typing import TYPE_CHECKING, Any, NoReturn
@@ -81,6 +81,21 @@ def _dns_suffixes() -> dict[str, str]:
     return {p["partition"]: p["dnsSuffix"] for p in endpoints["partitions"]}
 
 
+class LazyClient:
+    """Forwards every attribute to the client ``create`` returns, calling it at the first access only."""
+
+    __slots__ = ("_client", "_create")
+
+    def __init__(self, create: Callable[[], Any]) -> None:
+        self._create = create
+        self._client: Any = None
+
+    def __getattr__(self, attribute: str) -> Any:
+        if self._client is None:
+            self._client = self._create()
+        return getattr(self._client, attribute)
+
+
 class AwsClients:
     """Creates each boto3 client on first use and keeps it for warm invocations.
 
@@ -150,6 +165,14 @@ class AwsClients:
     @cached_property
     def iam(self) -> Any:  # only `autodeploy verify` reads IAM; no type stubs are pinned for it
         return self._client("iam")
+
+    def lazy(self, name: str) -> Any:
+        """A stand-in for the client ``name`` (an attribute of this class) that creates it on first use.
+
+        Use cases are built with every adapter they may need; a push that needs one client (nobody
+        registered for the repository: one tagging query) then creates one client, not six.
+        """
+        return LazyClient(lambda: getattr(self, name))
 
     def ecr_registry(self, account: str, region: str) -> str:
         """The private ECR registry host of an account and region, in the region's partition."""

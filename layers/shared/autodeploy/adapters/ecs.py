@@ -5,11 +5,12 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 from botocore.exceptions import BotoCoreError, ClientError
 
 from autodeploy.adapters.aws import aws_call, error_code, translate
+from autodeploy.adapters.ecs_model import UNMODELED_FIELDS, watch_for_unmodeled_fields
 from autodeploy.errors import TargetNotFound
 from autodeploy.task_definition import DIGEST_TAG
 
@@ -54,6 +55,7 @@ class DeploymentView:
 class TaskDefinition:
     definition: dict[str, Any]
     tags: list[dict[str, str]]
+    unmodeled: tuple[str, ...] = ()  # fields ECS sent that the SDK's model does not know (dropped by its parser)
 
     @property
     def arn(self) -> str:
@@ -95,10 +97,13 @@ class EcsServices:
 
     def task_definition(self, name: str) -> TaskDefinition:
         """A revision by ARN, or the latest ACTIVE revision of a family by family name."""
+        watch_for_unmodeled_fields(self._ecs)
         with aws_call(f"describing task definition {name}"):
             response = self._ecs.describe_task_definition(taskDefinition=name, include=["TAGS"])
         return TaskDefinition(
-            dict(response["taskDefinition"]), [{"key": t["key"], "value": t["value"]} for t in response.get("tags", [])]
+            dict(response["taskDefinition"]),
+            [{"key": t["key"], "value": t["value"]} for t in response.get("tags", [])],
+            tuple(cast("list[str]", response.get(UNMODELED_FIELDS, ()))),
         )
 
     def register(self, request: dict[str, Any]) -> str:
