@@ -384,12 +384,24 @@ def _name(arn: str) -> str:
 
 
 def play(out: Path, say: Any = print) -> Story:
-    """Run the story on a fresh embedded emulator; the e2e tests call this too."""
-    with emulator(None) as url:
-        point_at(url)
-        say(f"{DIM}moto server on {url}; function logs at WARNING (make invoke shows them all){RESET}")
-        story = Demo(url, out, say).play()
-        say(f"\n{DIM}done in {story.seconds:.1f}s; the emulator is stopped{RESET}")
+    """Run the story on a fresh embedded emulator; the e2e tests call this too.
+
+    The story points the process at the emulator and turns metrics off; both are undone at the
+    end, so a test process that plays it goes on with the environment it had.
+    """
+    from autodeploy.observability import metrics
+
+    saved = dict(os.environ)
+    try:
+        with emulator(None) as url:
+            point_at(url)
+            say(f"{DIM}moto server on {url}; function logs at WARNING (make invoke shows them all){RESET}")
+            story = Demo(url, out, say).play()
+            say(f"\n{DIM}done in {story.seconds:.1f}s; the emulator is stopped{RESET}")
+    finally:
+        os.environ.clear()
+        os.environ.update(saved)
+        metrics.clear_metrics()  # with metrics off, Powertools keeps every value it was given
     return story
 
 
