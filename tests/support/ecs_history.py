@@ -210,7 +210,6 @@ class EcsHistory:
         """Keep the caller's parameters (before-call sees only the serialized request)."""
         context["history_params"] = dict(params)
 
-
     def _started(self, parsed: dict[str, Any], context: dict[str, Any], **_: Any) -> None:
         """UpdateService with a new task definition: ECS records a new service deployment."""
         service = parsed.get("service")
