@@ -299,3 +299,20 @@ def test_a_service_whose_running_revision_was_deregistered_deploys_from_it(aws, 
     assert new["status"] == "ACTIVE"
     assert new["containerDefinitions"][0]["image"] == f"{REGISTRY}/web@{digest}"
     assert aws.ledger(web_service)[0]["plan"]["task_definition"] == running
+
+
+def test_autodeploy_status_warns_of_a_service_without_circuit_breaker(
+    aws, invoke_deploy, invoke_track, web_service, capsys
+):
+    from autodeploy import cli
+
+    _, deployment = deploy(aws, invoke_deploy, web_service)
+
+    assert cli.main(["status"]) == 0
+    in_flight = capsys.readouterr().out
+    invoke_track(ecs_deployment("ecs-deployment-completed.json", web_service, deployment["id"]))
+    assert cli.main(["status", "prod/web"]) == 0
+    after = capsys.readouterr().out
+
+    assert f"  warning:    {NO_CIRCUIT_BREAKER}" in in_flight.splitlines()
+    assert f"  warning:    {NO_CIRCUIT_BREAKER}" in after.splitlines()

@@ -85,7 +85,8 @@ def render_history(records: Sequence[DeploymentRecord]) -> str:
     return _table(rows)
 
 
-def render_state(name: str, state: TargetState) -> str:
+def render_state(name: str, state: TargetState, findings: Sequence[str] = ()) -> str:
+    """A target's rollout state; ``findings``: what weakens its tracking (the newest record's)."""
     lines = [name]
     flight = state.in_flight
     lines.append(
@@ -104,6 +105,8 @@ def render_state(name: str, state: TargetState) -> str:
     )
     for digest, why in state.quarantined.items():
         lines.append(f"  quarantined {digest[:19]}: {why}")
+    for finding in dict.fromkeys([*(flight.findings if flight else ()), *findings]):
+        lines.append(f"  warning:    {finding}")
     return "\n".join(lines)
 
 
@@ -168,7 +171,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         elif args.command == "status":
             found = status_of(deployer, arn)
             print(
-                render_state(f"{found.target.kind.value} {found.target.name} ({found.target.repository})", found.state)
+                render_state(
+                    f"{found.target.kind.value} {found.target.name} ({found.target.repository})",
+                    found.state,
+                    found.latest[0].findings if found.latest else (),
+                )
             )
             print(render_history(found.latest))
         elif args.command == "rollback":
