@@ -316,3 +316,35 @@ def test_autodeploy_status_warns_of_a_service_without_circuit_breaker(
 
     assert f"  warning:    {NO_CIRCUIT_BREAKER}" in in_flight.splitlines()
     assert f"  warning:    {NO_CIRCUIT_BREAKER}" in after.splitlines()
+
+
+def test_catch_up_never_reverts_a_later_deployment_over_an_image_that_already_succeeded(
+    aws, invoke_deploy, invoke_track, invoke_reconcile, web_service
+):
+    old_revision = aws.service(web_service)["taskDefinition"]
+    _, deployment = deploy(aws, invoke_deploy, web_service)
+    invoke_track(ecs_deployment("ecs-deployment-completed.json", web_service, deployment["id"]))
+    aws.ecs.update_service(cluster="prod", service="web", taskDefinition=old_revision)  # a person, afterwards
+    updates = calls(aws.ecs, "UpdateService")
+
+    result = invoke_reconcile()
+
+    assert result["deployed"] == [] and updates == []
+    assert aws.service(web_service)["taskDefinition"] == old_revision
+
+
+def test_a_failure_event_judged_from_the_history_when_the_service_cannot_be_read(
+    aws, invoke_deploy, invoke_track, web_service
+):
+    _, deployment = deploy(aws, invoke_deploy, web_service)
+    arn = aws.history.of(deployment["id"])
+    aws.history.configure_circuit_breaker(arn, enable=True, rollback=True)
+    aws.history.finish(arn, "ROLLBACK_IN_PROGRESS")
+
+    with failing(aws.ecs, "DescribeServices", "AccessDeniedException", "not authorized", times=5):
+        result = invoke_track(ecs_deployment("ecs-deployment-failed.json", web_service, deployment["id"]))
+
+    assert result["status"] == "ROLLED_BACK"
+    [record] = aws.ledger(web_service)
+    assert record["reason"].startswith("the deployment circuit breaker is rolling the service back")
+    assert "AccessDeniedException" in record["failure"]["unseen"][0]

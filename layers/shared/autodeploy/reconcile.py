@@ -110,7 +110,14 @@ class Reconcile:
         if newest is None:
             return
         image, tag = newest
-        eligible = [t for t in targets if image.digest not in states[t.arn].quarantined]
+        # A digest that already succeeded here and no longer runs was replaced by a later deployment
+        # (a person's update-service, a stack): catch-up never reverts it. Quarantined ones stay out.
+        eligible = [
+            t
+            for t in targets
+            if image.digest not in states[t.arn].quarantined
+            and states[t.arn].last_succeeded.get("digest") != image.digest
+        ]
         if not eligible:
             return
         account, region = _account_region(eligible[0].arn)

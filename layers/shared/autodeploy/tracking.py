@@ -19,7 +19,7 @@ from autodeploy.adapters.ecs import DeploymentView, EcsServices
 from autodeploy.adapters.ledger import Ledger
 from autodeploy.deploy import DeployOnPush, DeployReport
 from autodeploy.deployment_history import ServiceDeployment, verdict_of
-from autodeploy.errors import AutodeployError
+from autodeploy.errors import AutodeployError, RetryableError
 from autodeploy.events import EcsDeploymentEvent, StackStatusEvent
 from autodeploy.notifications import Notifier, notification_for
 from autodeploy.records import DeploymentRecord, Reason, Status
@@ -115,10 +115,15 @@ class TrackRollouts:
         self, target: str, in_flight: InFlight, event: EcsDeploymentEvent, view: DeploymentView | None
     ) -> TrackResult:
         """Our deployment FAILED: rolled back or not, as ECS recorded it; then say why, as far as we can see."""
-        if view is None:  # not read yet: the deployment id was already known
-            view = self._services.deployment(target, event.deployment_id)
         failure: dict[str, Any] = {"deployment_reason": event.reason}
         unseen: list[str] = []
+        described: AutodeployError | None = None
+        if view is None:  # not read yet: the deployment id was already known
+            try:
+                view = self._services.deployment(target, event.deployment_id)
+            except AutodeployError as exc:  # ECS's history can still judge it; the events are diagnostics
+                unseen.append(f"the service and its events: {exc}")
+                described = exc
         rolled_back = view is not None and view.rollback_enabled
         lead = (
             "the deployment circuit breaker rolled the service back to the previous image"
@@ -134,8 +139,12 @@ class TrackRollouts:
             try:
                 recorded = self.history_of(target, in_flight)
             except AutodeployError as exc:
+                if described is not None:
+                    raise  # neither the service nor its history can be read: nothing to judge by yet
                 recorded = None
                 unseen.append(f"service-deployment history: {exc}")
+            if recorded is None and described is not None:
+                raise RetryableError(f"cannot judge {event.deployment_id}: {described}") from described
             if recorded is not None:
                 failure["service_deployment"] = history_details(recorded)
                 verdict = verdict_of(recorded)
