@@ -23,7 +23,6 @@ from autodeploy.deployment_history import (
     ROLLING_BACK,
     UNDER_WAY,
     ServiceDeployment,
-    created_since,
     verdict_of,
 )
 from autodeploy.records import Reason, Status
@@ -82,19 +81,6 @@ def test_a_rollback_names_the_revision_it_restored_and_why():
         "ECS rolled the deployment back to service revision 4980306466373577095: "
         "Circuit breaker initiated the rollback operation"
     )
-
-
-def test_deployments_created_since_a_moment_oldest_first():
-    early, mid, late = (datetime(2026, 11, 26, 10, m, tzinfo=UTC) for m in (0, 5, 9))
-    found = created_since(
-        [
-            ServiceDeployment("c", "IN_PROGRESS", created_at=late),
-            ServiceDeployment("a", "SUCCESSFUL", created_at=early),
-            ServiceDeployment("b", "STOPPED", created_at=mid),
-        ],
-        mid,
-    )
-    assert [d.arn for d in found] == ["b", "c"]
 
 
 # -- the adapter, against botocore's model ------------------------------------------------------------

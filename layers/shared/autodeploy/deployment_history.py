@@ -9,7 +9,7 @@ history, never from whatever the service runs now.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from autodeploy.records import Reason, Status
 
@@ -17,6 +17,10 @@ NO_CIRCUIT_BREAKER = (
     "the service has no deployment circuit breaker: ECS never reports its deployments FAILED, so a rollout "
     "that cannot reach a steady state ends TIMED_OUT, not ROLLED_BACK"
 )
+
+# Our UpdateService comes after the rollout's start is recorded; this much clock skew is allowed
+# when the history is asked for the deployments created since.
+CLOCK_SKEW = timedelta(seconds=5)
 
 # ECS's ServiceDeploymentStatus values (botocore ecs service-2.json), by outcome.
 UNDER_WAY = frozenset({"PENDING", "IN_PROGRESS", "STOP_REQUESTED", "ROLLBACK_REQUESTED", "ROLLBACK_IN_PROGRESS"})
@@ -90,9 +94,3 @@ def _restored(deployment: ServiceDeployment) -> str:
     if reason:
         parts.append(f": {reason.rstrip('.')}")
     return "".join(parts)
-
-
-def created_since(deployments: list[ServiceDeployment], since: datetime) -> list[ServiceDeployment]:
-    """The deployments created at or after ``since``, oldest first."""
-    dated = [d for d in deployments if d.created_at is not None and d.created_at >= since]
-    return sorted(dated, key=lambda d: d.created_at or since)

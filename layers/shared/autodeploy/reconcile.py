@@ -20,7 +20,7 @@ from autodeploy.adapters.cloudformation import CloudFormationStacks
 from autodeploy.adapters.ecr import EcrImages
 from autodeploy.adapters.ecs import EcsServices
 from autodeploy.deploy import DeployOnPush, DeployOptions, DeployReport
-from autodeploy.deployment_history import NO_CIRCUIT_BREAKER, verdict_of
+from autodeploy.deployment_history import CLOCK_SKEW, NO_CIRCUIT_BREAKER, verdict_of
 from autodeploy.errors import AutodeployError
 from autodeploy.events import ECR_DETAIL_TYPE, ECR_SOURCE, EventEnvelope, ImagePush
 from autodeploy.policy import ImageFacts, newest_deployable
@@ -28,8 +28,6 @@ from autodeploy.records import Reason, Status
 from autodeploy.registration import Target, TargetKind
 from autodeploy.rollout import InFlight, TargetState
 from autodeploy.tracking import STACK_OUTCOMES, TrackRollouts, history_details
-
-_CLOCK_SKEW = timedelta(seconds=5)
 
 
 @dataclass(slots=True)
@@ -179,7 +177,7 @@ class Reconcile:
             return self._judge_listed(report, target, in_flight, deployment, view.rollback_enabled)
         # No listed deployment is ours: UpdateService never ran, or its deployment has drained since.
         try:
-            since = self._services.service_deployments_since(target.arn, in_flight.started_at - _CLOCK_SKEW)
+            since = self._services.service_deployments_since(target.arn, in_flight.started_at - CLOCK_SKEW)
         except AutodeployError as exc:
             report.errors.append(f"{target.arn}: not resumed, its deployment history is unreadable: {exc}")
             return False

@@ -18,7 +18,7 @@ from autodeploy.adapters.cloudformation import CloudFormationStacks
 from autodeploy.adapters.ecs import DeploymentView, EcsServices
 from autodeploy.adapters.ledger import Ledger
 from autodeploy.deploy import DeployOnPush, DeployReport
-from autodeploy.deployment_history import ServiceDeployment, verdict_of
+from autodeploy.deployment_history import CLOCK_SKEW, ServiceDeployment, verdict_of
 from autodeploy.errors import AutodeployError, RetryableError
 from autodeploy.events import EcsDeploymentEvent, StackStatusEvent
 from autodeploy.notifications import Notifier, notification_for
@@ -182,7 +182,7 @@ class TrackRollouts:
         """
         if in_flight.service_deployment_arn:
             return self._services.service_deployment(in_flight.service_deployment_arn)
-        since = self._services.service_deployments_since(target, in_flight.started_at - _CLOCK_SKEW)
+        since = self._services.service_deployments_since(target, in_flight.started_at - CLOCK_SKEW)
         return since[0] if since else None
 
     def _on_stack_event(self, event: StackStatusEvent) -> TrackResult:
