@@ -10,6 +10,7 @@ the retry finds the finished targets already done.
 
 from __future__ import annotations
 
+import logging
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
@@ -34,7 +35,6 @@ from autodeploy.errors import (
 from autodeploy.events import ImagePush
 from autodeploy.image_reference import ImageReference, is_valid_digest
 from autodeploy.notifications import NOTIFIED, Notifier, notification_for
-from autodeploy.observability import logger
 from autodeploy.policy import ImageFacts, judge_push, tag_matches
 from autodeploy.records import DeploymentRecord, Reason, Status
 from autodeploy.registration import Mode, ParameterValue, Target, TargetKind, kind_of, resource_path
@@ -45,6 +45,8 @@ UPDATABLE_STACK_STATES = frozenset(
     {"CREATE_COMPLETE", "UPDATE_COMPLETE", "UPDATE_ROLLBACK_COMPLETE", "IMPORT_COMPLETE", "IMPORT_ROLLBACK_COMPLETE"}
 )
 _CLAIM_ATTEMPTS = 4
+# The domain does not build the functions' Powertools logger (it reads POWERTOOLS_* when built).
+_log = logging.getLogger(__name__)
 # Decisions reconcile does not record: it asks every 15 minutes, and "nothing to do" is not news.
 _NOOPS = frozenset({Reason.ALREADY_RUNNING, Reason.UNKNOWN_DEPLOYED, Reason.NOT_NEWER, Reason.TAG_FILTER})
 
@@ -589,7 +591,7 @@ class DeployOnPush:
                 findings=plan.findings,
             )
         except AutodeployError as exc:
-            logger.warning("could not keep the deployment id", extra={"target": plan.target.arn, "error": str(exc)})
+            _log.warning("could not keep the deployment id", extra={"target": plan.target.arn, "error": str(exc)})
 
     def _end_early(
         self, report: DeployReport, record: DeploymentRecord, status: Status, code: Reason, reason: str, **fields: Any
