@@ -11,7 +11,7 @@ from moto import mock_aws
 
 from autodeploy import wiring
 from autodeploy.adapters.aws import CLIENT_CONFIG
-from tests.support import call_recorder
+from tests.support import call_recorder, ecs_history
 from tools import moto_gaps, world
 from tools.lambda_context import FakeLambdaContext
 from tools.template import create_resources, function_spec
@@ -34,6 +34,7 @@ class Aws:
     ledger_table: str
     decisions_table: str
     notifications_queue: str
+    history: ecs_history.EcsHistory  # ECS's service-deployment history, which moto lacks
 
     def notifications(self) -> list[dict[str, Any]]:
         """Every message published to the notification topic so far (drains the test queue)."""
@@ -99,6 +100,7 @@ def aws(monkeypatch: pytest.MonkeyPatch) -> Iterator[Aws]:
         queue_arn = sqs.get_queue_attributes(QueueUrl=queue, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
         clients["sns"].subscribe(TopicArn=physical["NotificationTopic"], Protocol="sqs", Endpoint=queue_arn)
         moto_gaps.aws_like_deployments(clients["ecs"])
+        history = ecs_history.install(clients["ecs"])
         world.ensure_repository(clients["ecr"], "web")
         wiring.reset()
         # The functions' clients are created lazily inside the mock; sharing them lets tests inject faults.
@@ -112,6 +114,7 @@ def aws(monkeypatch: pytest.MonkeyPatch) -> Iterator[Aws]:
             ledger_table=physical["LedgerTable"],
             decisions_table=physical["DecisionsTable"],
             notifications_queue=queue,
+            history=history,
             autoscaling=clients.pop("application-autoscaling"),
             **clients,
         )

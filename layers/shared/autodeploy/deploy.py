@@ -10,6 +10,7 @@ the retry finds the finished targets already done.
 
 from __future__ import annotations
 
+import logging
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
@@ -20,10 +21,12 @@ from typing import Any
 from autodeploy.adapters.cloudformation import CloudFormationStacks, NoUpdateNeeded, StackState
 from autodeploy.adapters.discovery import TargetDiscovery
 from autodeploy.adapters.ecr import EcrImages, Registry
-from autodeploy.adapters.ecs import EcsServices, ServiceState, TaskDefinition
+from autodeploy.adapters.ecs import EcsServices, ServiceState, Started, TaskDefinition
 from autodeploy.adapters.ecs_model import task_definition_model
 from autodeploy.adapters.ledger import Claim, Ledger, Queued
+from autodeploy.deployment_history import NO_CIRCUIT_BREAKER
 from autodeploy.errors import (
+    AutodeployError,
     InvalidImageReference,
     MisconfiguredTarget,
     PermanentError,
@@ -43,6 +46,8 @@ UPDATABLE_STACK_STATES = frozenset(
     {"CREATE_COMPLETE", "UPDATE_COMPLETE", "UPDATE_ROLLBACK_COMPLETE", "IMPORT_COMPLETE", "IMPORT_ROLLBACK_COMPLETE"}
 )
 _CLAIM_ATTEMPTS = 4
+# The domain does not build the functions' Powertools logger (it reads POWERTOOLS_* when built).
+_log = logging.getLogger(__name__)
 # Decisions reconcile does not record: it asks every 15 minutes, and "nothing to do" is not news.
 _NOOPS = frozenset({Reason.ALREADY_RUNNING, Reason.UNKNOWN_DEPLOYED, Reason.NOT_NEWER, Reason.TAG_FILTER})
 
@@ -129,6 +134,7 @@ class _Plan:
     reusable: TaskDefinition | None = None
     containers: tuple[str, ...] = ()
     stack: StackState | None = None
+    findings: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -363,12 +369,23 @@ class DeployOnPush:
             )
         # The family's latest revision is, in the common case, the running one: one call. When it is
         # a clone an earlier attempt registered for this very digest, it is reused, not duplicated.
-        latest = self._services.task_definition(service.family)
+        # A running revision that was deregistered (or is being deleted) is read by its ARN, which
+        # ECS allows while a service uses it; its family may then have no ACTIVE revision at all.
+        latest: TaskDefinition | None
+        try:
+            latest = self._services.task_definition(service.family)
+        except PermanentError:
+            latest = None
+        if latest is not None and latest.definition.get("status", "ACTIVE") != "ACTIVE":
+            latest = None
         source, reusable = latest, None
-        if latest.arn != service.task_definition_arn:
-            if is_clone_of(latest.definition, latest.tags, service.task_definition_arn, push.digest):
+        if latest is None or latest.arn != service.task_definition_arn:
+            if latest is not None and is_clone_of(
+                latest.definition, latest.tags, service.task_definition_arn, push.digest
+            ):
                 reusable = latest
             source = self._services.task_definition(service.task_definition_arn)
+        assert source is not None
         containers = select_containers(source.definition, registry, push.repository, target.containers)
         pinned = str(ImageReference(push.repository, registry, digest=push.digest))
         images = container_images(source.definition)
@@ -403,6 +420,7 @@ class DeployOnPush:
             source=source,
             reusable=reusable,
             containers=tuple(containers),
+            findings=() if service.circuit_breaker else (NO_CIRCUIT_BREAKER,),
         )
 
     def _prepare_stack(self, push: ImagePush, registry: str, target: Target) -> _Plan:
@@ -470,6 +488,8 @@ class DeployOnPush:
         common: dict[str, Any] = {"previous_image": plan.previous, "image": pinned, "plan": plan.changes}
         if plan.stack is not None:
             common["stack_id"] = plan.stack.stack_id
+        if plan.findings:
+            common["findings"] = plan.findings
         if options.require_known_deployed and not (deployed and all(d.facts is not None for d in deployed)):
             why = "the running image is not in ECR, so a catch-up deploy could go backwards"
             return _Decision(Status.SKIPPED, Reason.UNKNOWN_DEPLOYED, why, common)
@@ -574,12 +594,14 @@ class DeployOnPush:
                     source.definition, source.tags, images, push.digest, task_definition_model(), source.unmodeled
                 ).request
                 new_arn = self._services.register(request)
-            deployment_id = self._services.point_service_at(plan.service, new_arn)
+            started = self._services.point_service_at(plan.service, new_arn)
+            if started.deployment_id is not None:
+                self._keep_deployment(plan, push, started, new_arn)
             return _Decision(
                 Status.IN_PROGRESS,
                 Reason.DEPLOYED,
                 "",
-                {**common, "task_definition_arn": new_arn, "deployment_id": deployment_id},
+                {**common, "task_definition_arn": new_arn, "deployment_id": started.deployment_id},
             )
         assert plan.stack is not None
         assert plan.target.parameter is not None
@@ -593,6 +615,24 @@ class DeployOnPush:
                 {"stack_id": plan.stack.stack_id},
             )
         return _Decision(Status.IN_PROGRESS, Reason.DEPLOYED, "", {**common, "stack_id": stack_id})
+
+    def _keep_deployment(self, plan: _Plan, push: ImagePush, started: Started, task_definition_arn: str) -> None:
+        """Keep the deployment UpdateService started in the rollout in flight: the tracker and reconcile
+        judge the rollout by it, and by ECS's history of it once DescribeServices forgets it. The
+        rollout has started either way: if this write fails, the tracker learns the id from the
+        first event (by the revision's digest tag) and reconcile from the service's history."""
+        assert started.deployment_id is not None
+        try:
+            self._ledger.note_rollout(
+                plan.target.arn,
+                PushRef.of(push).sort_key,
+                started.deployment_id,
+                task_definition_arn,
+                service_deployment_arn=started.service_deployment_arn,
+                findings=plan.findings,
+            )
+        except AutodeployError as exc:
+            _log.warning("could not keep the deployment id", extra={"target": plan.target.arn, "error": str(exc)})
 
     def _end_early(
         self, report: DeployReport, record: DeploymentRecord, status: Status, code: Reason, reason: str, **fields: Any

@@ -20,13 +20,14 @@ from autodeploy.adapters.cloudformation import CloudFormationStacks
 from autodeploy.adapters.ecr import EcrImages
 from autodeploy.adapters.ecs import EcsServices
 from autodeploy.deploy import DeployOnPush, DeployOptions, DeployReport
+from autodeploy.deployment_history import CLOCK_SKEW, NO_CIRCUIT_BREAKER, verdict_of
 from autodeploy.errors import AutodeployError
 from autodeploy.events import ECR_DETAIL_TYPE, ECR_SOURCE, EventEnvelope, ImagePush
 from autodeploy.policy import ImageFacts, newest_deployable
 from autodeploy.records import Reason, Status
 from autodeploy.registration import Target, TargetKind
 from autodeploy.rollout import InFlight, TargetState
-from autodeploy.tracking import STACK_OUTCOMES, TrackRollouts
+from autodeploy.tracking import STACK_OUTCOMES, TrackRollouts, history_details
 
 
 @dataclass(slots=True)
@@ -109,7 +110,14 @@ class Reconcile:
         if newest is None:
             return
         image, tag = newest
-        eligible = [t for t in targets if image.digest not in states[t.arn].quarantined]
+        # A digest that already succeeded here and no longer runs was replaced by a later deployment
+        # (a person's update-service, a stack): catch-up never reverts it. Quarantined ones stay out.
+        eligible = [
+            t
+            for t in targets
+            if image.digest not in states[t.arn].quarantined
+            and states[t.arn].last_succeeded.get("digest") != image.digest
+        ]
         if not eligible:
             return
         account, region = _account_region(eligible[0].arn)
@@ -138,16 +146,19 @@ class Reconcile:
             closed = self._check_stack(report, target, in_flight)
         if not closed and age >= self._timeout:
             minutes = int(self._timeout.total_seconds() // 60)
-            result = self._tracker.close(
-                target.arn,
-                in_flight,
-                Status.TIMED_OUT,
-                Reason.TIMED_OUT,
-                f"no terminal state within {minutes} minutes of the rollout's start",
-            )
+            why = f"no terminal state within {minutes} minutes of the rollout's start"
+            if NO_CIRCUIT_BREAKER in in_flight.findings:
+                why += " (the service has no deployment circuit breaker, so ECS never reports a failure)"
+            result = self._tracker.close(target.arn, in_flight, Status.TIMED_OUT, Reason.TIMED_OUT, why)
             report.note(target, "timed out", outcome=result.outcome)
 
     def _check_service(self, report: ReconcileReport, target: Target, in_flight: InFlight) -> bool:
+        """Close a rollout whose events were missed, from what ECS shows or recorded; never re-apply it.
+
+        Once UpdateService ran (its deployment id is kept), the rollout is judged by that deployment
+        only: listed by DescribeServices, or else from ECS's service-deployment history. It is never
+        resumed then: that would re-apply a revision ECS rolled back, or revert a later deployment.
+        """
         service = self._services.describe([target.arn]).get(target.arn)
         if service is None:
             self._tracker.close(
@@ -155,37 +166,87 @@ class Reconcile:
             )
             report.note(target, "closed: service gone")
             return True
+        if in_flight.deployment_id is not None:
+            listed = next((d for d in service.deployments if d.get("id") == in_flight.deployment_id), None)
+            if listed is not None:
+                return self._judge_listed(report, target, in_flight, listed, service.rollback_on_failure)
+            return self._judge_from_history(report, target, in_flight)
+        # The deployment id was never kept: find ours by the digest its revision carries.
         for deployment in service.deployments:
             view = self._services.deployment(target.arn, deployment["id"])
             if view is None or view.digest != in_flight.push.digest:
                 continue
-            state = deployment.get("rolloutState")
-            if state == "COMPLETED":
-                self._tracker.close(
-                    target.arn,
-                    in_flight,
-                    Status.SUCCEEDED,
-                    Reason.ROLLOUT_SUCCEEDED,
-                    "the service reached a steady state on the new image (seen by reconcile)",
-                )
-                report.note(target, "closed a rollout whose completion event was missed")
-                return True
-            if state == "FAILED":
-                status = Status.ROLLED_BACK if view.rollback_enabled else Status.FAILED
-                reason = deployment.get("rolloutStateReason", "the deployment failed") + " (seen by reconcile)"
-                self._tracker.close(
-                    target.arn,
-                    in_flight,
-                    status,
-                    Reason.ROLLED_BACK if view.rollback_enabled else Reason.ROLLOUT_FAILED,
-                    reason,
-                )
-                report.note(target, "closed a rollout whose failure event was missed")
-                return True
-            return False  # ours, still rolling out
-        # No deployment carries the digest: the function died between taking the lock and UpdateService.
-        self._resume(report, target, in_flight, "resumed a rollout that never started")
-        return False
+            return self._judge_listed(report, target, in_flight, deployment, view.rollback_enabled)
+        # No listed deployment is ours: UpdateService never ran, or its deployment has drained since.
+        try:
+            since = self._services.service_deployments_since(target.arn, in_flight.started_at - CLOCK_SKEW)
+        except AutodeployError as exc:
+            report.errors.append(f"{target.arn}: not resumed, its deployment history is unreadable: {exc}")
+            return False
+        if not since:
+            self._resume(report, target, in_flight, "resumed a rollout that never started")
+            return False
+        first = since[0]
+        self._tracker.close(
+            target.arn,
+            in_flight,
+            Status.FAILED,
+            Reason.REPLACED,
+            f"not resumed: ECS deployed the service since this rollout started ({first.arn.rsplit('/', 1)[-1]}, "
+            f"{first.status}) and lists no deployment of ours; resuming could re-apply a rolled-back revision "
+            "or revert a later deployment (seen by reconcile)",
+            failure={"service_deployment": history_details(first)},
+        )
+        report.note(target, "closed a rollout overtaken by another deployment", status=first.status)
+        return True
+
+    def _judge_listed(
+        self, report: ReconcileReport, target: Target, in_flight: InFlight, deployment: dict[str, Any], rollback: bool
+    ) -> bool:
+        state = deployment.get("rolloutState")
+        if state == "COMPLETED":
+            self._tracker.close(
+                target.arn,
+                in_flight,
+                Status.SUCCEEDED,
+                Reason.ROLLOUT_SUCCEEDED,
+                "the service reached a steady state on the new image (seen by reconcile)",
+            )
+            report.note(target, "closed a rollout whose completion event was missed")
+            return True
+        if state == "FAILED":
+            reason = deployment.get("rolloutStateReason", "the deployment failed") + " (seen by reconcile)"
+            self._tracker.close(
+                target.arn,
+                in_flight,
+                Status.ROLLED_BACK if rollback else Status.FAILED,
+                Reason.ROLLED_BACK if rollback else Reason.ROLLOUT_FAILED,
+                reason,
+            )
+            report.note(target, "closed a rollout whose failure event was missed")
+            return True
+        return False  # ours, still rolling out
+
+    def _judge_from_history(self, report: ReconcileReport, target: Target, in_flight: InFlight) -> bool:
+        """Our deployment has drained from DescribeServices: ECS's history says how it ended."""
+        try:
+            recorded = self._tracker.history_of(target.arn, in_flight)
+        except AutodeployError as exc:
+            report.errors.append(f"{target.arn}: the deployment history is unreadable: {exc}")
+            return False  # judged next round, or TIMED_OUT; never resumed
+        verdict = verdict_of(recorded) if recorded is not None else None
+        if recorded is None or verdict is None:
+            return False  # not recorded yet, or still under way (a rollback in progress)
+        self._tracker.close(
+            target.arn,
+            in_flight,
+            verdict.status,
+            verdict.code,
+            f"{verdict.reason} (seen by reconcile in ECS's deployment history)",
+            failure={"service_deployment": history_details(recorded)},
+        )
+        report.note(target, f"closed a drained rollout from ECS's history: {recorded.status}")
+        return True
 
     def _resume(self, report: ReconcileReport, target: Target, in_flight: InFlight, action: str) -> None:
         """Finish a rollout that holds the lock but never started, with the push it was for."""

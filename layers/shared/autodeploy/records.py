@@ -43,6 +43,8 @@ class Reason(StrEnum):
     ROLLOUT_SUCCEEDED = "rollout-succeeded"
     ROLLOUT_FAILED = "rollout-failed"
     ROLLED_BACK = "rolled-back"
+    DEPLOYMENT_STOPPED = "deployment-stopped"  # ECS stopped our deployment: a later one replaced it
+    REPLACED = "replaced"  # the service was deployed by someone else before our UpdateService ran
     TIMED_OUT = "timed-out"
     ROLLBACK_REQUESTED = "rollback-requested"
     UNKNOWN_DEPLOYED = "unknown-deployed"
@@ -74,6 +76,7 @@ class DeploymentRecord:
     finished_at: datetime | None = None
     lead_time_seconds: int | None = None
     failure: dict[str, Any] = field(default_factory=dict)  # stopped tasks, service or stack events
+    findings: tuple[str, ...] = ()  # what about the target weakens tracking (no circuit breaker, ...)
 
     @property
     def sort_key(self) -> str:
@@ -81,7 +84,9 @@ class DeploymentRecord:
 
     def to_item(self) -> dict[str, Any]:
         """Plain values for the ledger; None fields are left out."""
-        item = {k: v for k, v in asdict(self).items() if v is not None and v != {}}
+        item = {k: v for k, v in asdict(self).items() if v is not None and v not in ({}, ())}
+        if self.findings:
+            item["findings"] = list(self.findings)
         item["pushed_at"] = self.pushed_at.isoformat()
         item["recorded_at"] = self.recorded_at.isoformat()
         if self.finished_at is not None:
@@ -101,6 +106,7 @@ class DeploymentRecord:
             values["finished_at"] = datetime.fromisoformat(item["finished_at"])
         if "lead_time_seconds" in item:
             values["lead_time_seconds"] = int(item["lead_time_seconds"])
+        values["findings"] = tuple(item.get("findings", ()))
         values["status"] = Status(item["status"])
         values["reason_code"] = Reason(item["reason_code"])
         return cls(**values)

@@ -69,8 +69,10 @@ class InFlight:
     started_at: datetime
     previous_image: str | None = None
     token: str | None = None  # the stack update's ClientRequestToken
-    deployment_id: str | None = None  # the ECS deployment, once known
+    deployment_id: str | None = None  # the ECS deployment UpdateService started (ecs-svc/...)
     task_definition_arn: str | None = None
+    service_deployment_arn: str | None = None  # the same deployment in ECS's service-deployment history
+    findings: tuple[str, ...] = ()  # what weakens tracking of this target (no circuit breaker, ...)
 
     @property
     def sort_key(self) -> str:
@@ -82,9 +84,11 @@ class InFlight:
             "image": self.image,
             "started_at": self.started_at.isoformat(),
         }
-        for key in ("previous_image", "token", "deployment_id", "task_definition_arn"):
+        for key in ("previous_image", "token", "deployment_id", "task_definition_arn", "service_deployment_arn"):
             if getattr(self, key) is not None:
                 item[key] = getattr(self, key)
+        if self.findings:
+            item["findings"] = list(self.findings)
         item["sk"] = self.sort_key
         return item
 
@@ -98,6 +102,8 @@ class InFlight:
             token=item.get("token"),
             deployment_id=item.get("deployment_id"),
             task_definition_arn=item.get("task_definition_arn"),
+            service_deployment_arn=item.get("service_deployment_arn"),
+            findings=tuple(item.get("findings", ())),
         )
 
 

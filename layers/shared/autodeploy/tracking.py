@@ -18,6 +18,8 @@ from autodeploy.adapters.cloudformation import CloudFormationStacks
 from autodeploy.adapters.ecs import DeploymentView, EcsServices
 from autodeploy.adapters.ledger import Ledger
 from autodeploy.deploy import DeployOnPush, DeployReport
+from autodeploy.deployment_history import CLOCK_SKEW, ServiceDeployment, verdict_of
+from autodeploy.errors import AutodeployError, RetryableError
 from autodeploy.events import EcsDeploymentEvent, StackStatusEvent
 from autodeploy.notifications import Notifier, notification_for
 from autodeploy.records import DeploymentRecord, Reason, Status
@@ -107,30 +109,81 @@ class TrackRollouts:
                 f"the service reached a steady state on the new image ({event.reason})".replace(" ()", ""),
                 finished_at=event.envelope.time,
             )
+        return self._close_failed(target, in_flight, event, view)
+
+    def _close_failed(
+        self, target: str, in_flight: InFlight, event: EcsDeploymentEvent, view: DeploymentView | None
+    ) -> TrackResult:
+        """Our deployment FAILED: rolled back or not, as ECS recorded it; then say why, as far as we can see."""
+        failure: dict[str, Any] = {"deployment_reason": event.reason}
+        unseen: list[str] = []
+        described: AutodeployError | None = None
         if view is None:  # not read yet: the deployment id was already known
-            view = self._services.deployment(target, event.deployment_id)
-        stopped = self._services.stopped_tasks(target, event.deployment_id)
+            try:
+                view = self._services.deployment(target, event.deployment_id)
+            except AutodeployError as exc:  # ECS's history can still judge it; the events are diagnostics
+                unseen.append(f"the service and its events: {exc}")
+                described = exc
         rolled_back = view is not None and view.rollback_enabled
-        failure: dict[str, Any] = {"deployment_reason": event.reason, "stopped_tasks": stopped}
-        if view is not None and view.service_events:
-            failure["service_events"] = view.service_events
-        status, code = (
-            (Status.ROLLED_BACK, Reason.ROLLED_BACK) if rolled_back else (Status.FAILED, Reason.ROLLOUT_FAILED)
-        )
         lead = (
             "the deployment circuit breaker rolled the service back to the previous image"
             if rolled_back
             else "the deployment failed"
         )
+        status, code = (
+            (Status.ROLLED_BACK, Reason.ROLLED_BACK) if rolled_back else (Status.FAILED, Reason.ROLLOUT_FAILED)
+        )
+        if view is None or view.task_definition_arn is None:
+            # A late event: the service no longer lists the deployment. ECS's history has its outcome,
+            # and the rollback setting it ran with (the service's may have changed since).
+            try:
+                recorded = self.history_of(target, in_flight)
+            except AutodeployError as exc:
+                if described is not None:
+                    raise  # neither the service nor its history can be read: nothing to judge by yet
+                recorded = None
+                unseen.append(f"service-deployment history: {exc}")
+            if recorded is None and described is not None:
+                raise RetryableError(f"cannot judge {event.deployment_id}: {described}") from described
+            if recorded is not None:
+                failure["service_deployment"] = history_details(recorded)
+                verdict = verdict_of(recorded)
+                if verdict is not None:
+                    status, code, lead = verdict.status, verdict.code, verdict.reason
+                elif recorded.rolled_back or recorded.rollback_on_failure:
+                    status, code = Status.ROLLED_BACK, Reason.ROLLED_BACK
+                    lead = "the deployment circuit breaker is rolling the service back to the previous image"
+        # Diagnostics only: a failure reading them leaves the reason shorter, never the rollout open.
+        try:
+            stopped = self._services.stopped_tasks(target, event.deployment_id)
+        except AutodeployError as exc:
+            stopped = []
+            unseen.append(f"stopped tasks: {exc}")
+        failure["stopped_tasks"] = stopped
+        if view is not None and view.service_events:
+            failure["service_events"] = view.service_events
+        if unseen:
+            failure["unseen"] = unseen
         return self.close(
             target,
             in_flight,
             status,
             code,
-            f"{lead}: {event.reason.rstrip('.')}{_explain_tasks(stopped)}",
+            f"{lead.rstrip('.')}: {event.reason.rstrip('.')}{_explain_tasks(stopped)}",
             finished_at=event.envelope.time,
             failure=failure,
         )
+
+    def history_of(self, target: str, in_flight: InFlight) -> ServiceDeployment | None:
+        """The rollout's deployment in ECS's service-deployment history (90 days), once UpdateService ran.
+
+        By the ARN UpdateService returned; else the first deployment ECS created after the rollout
+        started (the lock is taken before UpdateService, so no deployment of ours can come earlier).
+        """
+        if in_flight.service_deployment_arn:
+            return self._services.service_deployment(in_flight.service_deployment_arn)
+        since = self._services.service_deployments_since(target, in_flight.started_at - CLOCK_SKEW)
+        return since[0] if since else None
 
     def _on_stack_event(self, event: StackStatusEvent) -> TrackResult:
         target = event.stack_id
@@ -194,7 +247,9 @@ class TrackRollouts:
             deployment_id=in_flight.deployment_id or record.deployment_id,
             task_definition_arn=in_flight.task_definition_arn or record.task_definition_arn,
         )
-        failed = status in (Status.FAILED, Status.ROLLED_BACK)
+        # A digest that timed out is held back too: reconcile's catch-up must not start it again
+        # (a service without a circuit breaker would time out again); a new push deploys it.
+        failed = status in (Status.FAILED, Status.ROLLED_BACK, Status.TIMED_OUT)
         succeeded = {
             "digest": record.digest,
             "image": record.image,
@@ -230,3 +285,17 @@ def _explain_tasks(stopped: list[dict[str, Any]]) -> str:
         )
         parts.append(f"task {task['task'][:8]} stopped: {task['stopped_reason']}" + (f"; {exits}" if exits else ""))
     return ". " + ". ".join(parts)
+
+
+def history_details(deployment: ServiceDeployment) -> dict[str, Any]:
+    """What ECS recorded about a deployment, for the record's failure details."""
+    details: dict[str, Any] = {"arn": deployment.arn, "status": deployment.status}
+    for key, value in (
+        ("status_reason", deployment.status_reason),
+        ("rollback_reason", deployment.rollback_reason),
+        ("rolled_back_to", deployment.rollback_revision),
+        ("circuit_breaker", deployment.circuit_breaker_status),
+    ):
+        if value:
+            details[key] = value
+    return details

@@ -5,12 +5,14 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import TYPE_CHECKING, Any, cast
 
 from botocore.exceptions import BotoCoreError, ClientError
 
 from autodeploy.adapters.aws import aws_call, error_code, translate
 from autodeploy.adapters.ecs_model import UNMODELED_FIELDS, watch_for_unmodeled_fields
+from autodeploy.deployment_history import ServiceDeployment
 from autodeploy.errors import TargetNotFound
 from autodeploy.task_definition import DIGEST_TAG
 
@@ -18,6 +20,8 @@ if TYPE_CHECKING:
     from mypy_boto3_ecs import ECSClient
 
 _DESCRIBE_SERVICES_BATCH = 10  # DescribeServices takes at most 10 services
+_DESCRIBE_SERVICE_DEPLOYMENTS_BATCH = 20  # DescribeServiceDeployments takes at most 20 ARNs
+_HISTORY_PAGES = 5  # ListServiceDeployments pages (100 each) read at most per question
 
 
 @dataclass(frozen=True, slots=True)
@@ -33,6 +37,8 @@ class ServiceState:
     running_count: int = 0
     pending_count: int = 0
     events: tuple[str, ...] = ()  # the latest service event messages, newest first
+    circuit_breaker: bool = False  # deploymentConfiguration.deploymentCircuitBreaker.enable
+    rollback_on_failure: bool = False  # ... .rollback
 
     @property
     def family(self) -> str:
@@ -49,6 +55,14 @@ class DeploymentView:
     rollout_state: str | None
     rollback_enabled: bool
     service_events: list[str]
+
+
+@dataclass(frozen=True, slots=True)
+class Started:
+    """What UpdateService says about the deployment it started."""
+
+    deployment_id: str | None  # the new PRIMARY deployment (ecs-svc/...)
+    service_deployment_arn: str | None  # Service.currentServiceDeployment: the same, in the history
 
 
 @dataclass(frozen=True, slots=True)
@@ -80,6 +94,7 @@ class EcsServices:
                 for service in response.get("services", []):
                     if service.get("status") == "INACTIVE":
                         continue  # deleted; ECS keeps describing it for a while
+                    breaker = service.get("deploymentConfiguration", {}).get("deploymentCircuitBreaker", {})
                     states[service["serviceArn"]] = ServiceState(
                         arn=service["serviceArn"],
                         cluster_arn=service["clusterArn"],
@@ -92,6 +107,8 @@ class EcsServices:
                         running_count=service.get("runningCount", 0),
                         pending_count=service.get("pendingCount", 0),
                         events=tuple(e.get("message", "") for e in service.get("events", [])[:10]),
+                        circuit_breaker=bool(breaker.get("enable")),
+                        rollback_on_failure=bool(breaker.get("enable") and breaker.get("rollback")),
                     )
         return states
 
@@ -111,8 +128,8 @@ class EcsServices:
             response = self._ecs.register_task_definition(**request)
         return response["taskDefinition"]["taskDefinitionArn"]
 
-    def point_service_at(self, service: ServiceState, task_definition_arn: str) -> str | None:
-        """Start the rollout; only the task definition changes. Returns the new deployment's id."""
+    def point_service_at(self, service: ServiceState, task_definition_arn: str) -> Started:
+        """Start the rollout; only the task definition changes. Returns the new deployment's ids."""
         try:
             response = self._ecs.update_service(
                 cluster=service.cluster_arn, service=service.arn, taskDefinition=task_definition_arn
@@ -123,10 +140,9 @@ class EcsServices:
             translate(exc, f"updating service {service.name}")
         except BotoCoreError as exc:
             translate(exc, f"updating service {service.name}")
-        for deployment in response["service"].get("deployments", []):
-            if deployment.get("status") == "PRIMARY":
-                return deployment.get("id")
-        return None
+        updated = response["service"]
+        primary = next((d for d in updated.get("deployments", []) if d.get("status") == "PRIMARY"), None)
+        return Started(primary.get("id") if primary else None, updated.get("currentServiceDeployment"))
 
     def deployment(self, service_arn: str, deployment_id: str) -> DeploymentView | None:
         """What a deployment of the service runs; None when the service no longer lists it."""
@@ -152,16 +168,19 @@ class EcsServices:
         return DeploymentView(deployment_id, None, None, None, bool(breaker.get("rollback")), events)
 
     def stopped_tasks(self, service_arn: str, deployment_id: str, limit: int = 5) -> list[dict[str, Any]]:
-        """Why the deployment's tasks stopped: reasons and exit codes, most recent first."""
-        cluster = service_arn.split(":", 5)[5].split("/")[1]
-        with aws_call(f"listing the stopped tasks of {deployment_id}"):
-            arns = self._ecs.list_tasks(cluster=cluster, startedBy=deployment_id, desiredStatus="STOPPED").get(
-                "taskArns", []
-            )
+        """Why the deployment's tasks stopped: reasons and exit codes, most recent first.
+
+        ListTasks takes ``startedBy`` only as its sole filter (and then lists RUNNING tasks only),
+        so the service's stopped tasks are listed and kept when ECS started them for this deployment.
+        """
+        cluster, name = service_arn.split(":", 5)[5].split("/")[1:3]
+        with aws_call(f"listing the stopped tasks of {name}"):
+            arns = self._ecs.list_tasks(cluster=cluster, serviceName=name, desiredStatus="STOPPED").get("taskArns", [])
         if not arns:
             return []
         with aws_call(f"describing the stopped tasks of {deployment_id}"):
             tasks = self._ecs.describe_tasks(cluster=cluster, tasks=arns[:100]).get("tasks", [])
+        tasks = [t for t in tasks if t.get("startedBy") == deployment_id]
         tasks = sorted(tasks, key=lambda t: str(t.get("stoppedAt", "")), reverse=True)[:limit]
         return [
             {
@@ -184,7 +203,65 @@ class EcsServices:
             for t in tasks
         ]
 
+    # -- service-deployment history: what ECS recorded, kept 90 days -------------------------------
+
+    def service_deployment(self, arn: str) -> ServiceDeployment | None:
+        """One service deployment from ECS's history; None when ECS does not know it."""
+        found = self._describe_service_deployments([arn])
+        return found[0] if found else None
+
+    def service_deployments_since(self, service_arn: str, since: datetime) -> list[ServiceDeployment]:
+        """The service's deployments created at or after ``since``, oldest first, with their outcomes."""
+        cluster = service_arn.split(":", 5)[5].split("/")[1]
+        arns: list[str] = []
+        request: dict[str, Any] = {
+            "cluster": cluster,
+            "service": service_arn,
+            "createdAt": {"after": since},
+            "maxResults": 100,
+        }
+        for _ in range(_HISTORY_PAGES):
+            with aws_call(f"listing the deployments of {service_arn}"):
+                page = self._ecs.list_service_deployments(**request)
+            arns.extend(d["serviceDeploymentArn"] for d in page.get("serviceDeployments", []))
+            if not page.get("nextToken"):
+                break
+            request["nextToken"] = page["nextToken"]
+        found = self._describe_service_deployments(arns)
+        return sorted(
+            (d for d in found if d.created_at is None or d.created_at >= since),
+            key=lambda d: d.created_at or since,
+        )
+
+    def _describe_service_deployments(self, arns: list[str]) -> list[ServiceDeployment]:
+        found: list[ServiceDeployment] = []
+        for start in range(0, len(arns), _DESCRIBE_SERVICE_DEPLOYMENTS_BATCH):
+            batch = arns[start : start + _DESCRIBE_SERVICE_DEPLOYMENTS_BATCH]
+            with aws_call("describing service deployments"):
+                response = self._ecs.describe_service_deployments(serviceDeploymentArns=batch)
+            found.extend(_service_deployment(d) for d in response.get("serviceDeployments", []))
+        return found
+
     def set_desired_count(self, service: ServiceState, count: int) -> None:
         """Change only the desired count (the scaling reviewer's act mode)."""
         with aws_call(f"setting the desired count of {service.name} to {count}"):
             self._ecs.update_service(cluster=service.cluster_arn, service=service.arn, desiredCount=count)
+
+
+def _service_deployment(raw: Any) -> ServiceDeployment:
+    configured = raw.get("deploymentConfiguration", {}).get("deploymentCircuitBreaker", {})
+    rollback = raw.get("rollback", {})
+    return ServiceDeployment(
+        arn=raw["serviceDeploymentArn"],
+        status=raw.get("status", ""),
+        status_reason=raw.get("statusReason", ""),
+        created_at=raw.get("createdAt"),
+        finished_at=raw.get("finishedAt"),
+        target_revision=raw.get("targetServiceRevision", {}).get("arn"),
+        source_revisions=tuple(r["arn"] for r in raw.get("sourceServiceRevisions", []) if "arn" in r),
+        rollback_reason=rollback.get("reason", ""),
+        rollback_revision=rollback.get("serviceRevisionArn"),
+        circuit_breaker=bool(configured.get("enable")),
+        rollback_on_failure=bool(configured.get("enable") and configured.get("rollback")),
+        circuit_breaker_status=raw.get("deploymentCircuitBreaker", {}).get("status"),
+    )

@@ -340,13 +340,28 @@ class Ledger:
             return None
         return self.state(record.target)
 
-    def note_rollout(self, target: str, sort_key: str, deployment_id: str, task_definition_arn: str | None) -> None:
-        """Remember which ECS deployment carries the rollout in flight, once the tracker knows."""
+    def note_rollout(
+        self,
+        target: str,
+        sort_key: str,
+        deployment_id: str,
+        task_definition_arn: str | None,
+        *,
+        service_deployment_arn: str | None = None,
+        findings: tuple[str, ...] = (),
+    ) -> None:
+        """Remember which ECS deployment carries the rollout in flight: UpdateService's answer, or the tracker's."""
         values: dict[str, Any] = {":d": deployment_id, ":sk": sort_key}
         sets = ["#f.deployment_id = :d"]
         if task_definition_arn:
             values[":td"] = task_definition_arn
             sets.append("#f.task_definition_arn = :td")
+        if service_deployment_arn:
+            values[":sd"] = service_deployment_arn
+            sets.append("#f.service_deployment_arn = :sd")
+        if findings:
+            values[":fi"] = list(findings)
+            sets.append("#f.findings = :fi")
         self._update(
             {"target": target, "sk": STATE_KEY},
             "SET " + ", ".join(sets),

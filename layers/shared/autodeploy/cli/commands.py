@@ -95,7 +95,7 @@ def status(env: Environment, args: argparse.Namespace) -> int:
             )
         )
         return OK
-    print(render.state(render.heading(one.target), one.state))
+    print(render.state(render.heading(one.target), one.state, one.latest[0].findings if one.latest else ()))
     print(render.history(one.latest))
     return OK
 

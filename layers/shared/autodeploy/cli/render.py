@@ -69,7 +69,8 @@ def heading(target: Target) -> str:
     return f"{target.kind.value} {target_name(target.arn)} ({target.repository}, {target.tag_filter}, {target.mode})"
 
 
-def state(title: str, current: TargetState) -> str:
+def state(title: str, current: TargetState, findings: Sequence[str] = ()) -> str:
+    """A target's rollout state; ``findings``: what weakens its tracking (from its newest record)."""
     lines = [title]
     flight = current.in_flight
     if flight:
@@ -94,6 +95,8 @@ def state(title: str, current: TargetState) -> str:
     )
     for digest, why in current.quarantined.items():
         lines.append(f"  quarantined {short(digest)}: {why}")
+    for finding in dict.fromkeys([*(flight.findings if flight else ()), *findings]):
+        lines.append(f"  warning:    {finding}")
     return "\n".join(lines)
 
 
