@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
-from autodeploy.scaling.review import (
+from autodeploy.scaling.models import (
     AlarmView,
     Decision,
     PastDecision,
@@ -13,8 +13,8 @@ from autodeploy.scaling.review import (
     ReviewInputs,
     ReviewMode,
     ScalableTargetView,
-    review,
 )
+from autodeploy.scaling.review import review
 from autodeploy.scaling.step_policy import AdjustmentType, ScalingActivity, Step, StepPolicy
 
 NOW = datetime(2026, 11, 26, 12, tzinfo=UTC)

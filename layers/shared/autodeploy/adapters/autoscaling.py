@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any, Final
 from botocore.exceptions import BotoCoreError, ClientError
 
 from autodeploy.adapters.aws import aws_call, translate
-from autodeploy.scaling.review import PolicyView, ScalableTargetView
+from autodeploy.scaling.models import PolicyView, ScalableTargetView
 from autodeploy.scaling.step_policy import AdjustmentType, ScalingActivity, Step, StepPolicy
 
 if TYPE_CHECKING:

@@ -19,7 +19,7 @@ from autodeploy.adapters.cloudwatch import CloudWatchReader, MetricQuery
 from autodeploy.adapters.decision_log import REVIEW_PREFIX, SUMMARY, DecisionLog
 from autodeploy.adapters.ecs import EcsServices, ServiceState
 from autodeploy.errors import AutodeployError
-from autodeploy.scaling.review import (
+from autodeploy.scaling.models import (
     AlarmView,
     Decision,
     PastDecision,
@@ -27,9 +27,9 @@ from autodeploy.scaling.review import (
     ReviewMode,
     ReviewSettings,
     ScalingDecision,
-    review,
     summarize_history,
 )
+from autodeploy.scaling.review import review
 
 _LOOKBACK = timedelta(minutes=20)
 
