@@ -1,8 +1,9 @@
 """ReviewFunction on moto: observe and act modes, bounds, missing data, wrong dimensions, fan-out.
 
-moto gaps met here (EMULATOR.md): DescribeScalingActivities is not implemented (the reviewer
-records that it could not see them and judges cooldown from its own records), and
-DescribeScalingPolicies lists no alarms (the reviewer finds them by their actions instead).
+moto gaps met here (EMULATOR.md): DescribeScalingActivities is not implemented, DescribeScalingPolicies
+lists no alarms, and tasks never leave PENDING. ``tests.support.scaling_recorded`` answers those as
+AWS does (a fresh service has no activity; a steady one runs its desired count); the tests that
+need moto's own answers (no alarms listed, activities failing) say so.
 """
 
 from __future__ import annotations
@@ -10,20 +11,20 @@ from __future__ import annotations
 import math
 from collections import Counter
 
+import boto3
 import pytest
 from boto3.dynamodb.types import TypeDeserializer
 
 from autodeploy import wiring
 from tests.support.events import load_event
-from tests.support.faults import failing
+from tests.support.scaling_recorded import recorded_scaling
 from tools.world import put_cpu, scalable_service
 
 
 @pytest.fixture(autouse=True)
-def scaling_activities_as_the_moto_server_answers(aws):
-    """In-process moto raises NotImplementedError; the moto server answers HTTP 500, as here."""
-    with failing(aws.autoscaling, "DescribeScalingActivities", "InternalFailure", "not implemented", 500, times=10**6):
-        yield
+def recorded(aws):
+    with recorded_scaling(boto3.session.Session(), aws.autoscaling, aws.cloudwatch, aws.ecs) as answers:
+        yield answers
 
 
 def decisions(aws, service: str) -> list[dict]:
@@ -67,7 +68,7 @@ def test_observe_records_scale_out_next_to_the_native_plus_one_and_changes_nothi
         "no scale-in path: no policy lowers the desired count, so the service never shrinks after a peak"
         in record["findings"]
     )
-    assert record["unseen"][0].startswith("scaling activities (DescribeScalingActivities did not answer)")
+    assert record["unseen"] == []
     assert record["inputs"]["cpu_recent"] == [96, 96, 96]
     assert "expires_at" in record
     assert desired(aws, service) == 2
@@ -84,8 +85,9 @@ def test_act_mode_applies_within_bounds_once_per_cooldown(aws, invoke_review):
     assert desired(aws, service) == 4
     newest, oldest = decisions(aws, service)
     assert oldest["applied"] is True
-    assert newest["applied"] is False
-    assert newest["not_applied_because"].startswith("this reviewer changed the desired count at")
+    # Every CPU point predates the change: the second review waits for what 4 tasks carry.
+    assert (newest["decision"], newest["applied"]) == ("HOLD", False)
+    assert "no point since the last change" in newest["reason"]
     assert second["reviewed"][0]["applied"] is False
 
 
@@ -99,7 +101,7 @@ def test_at_max_it_holds_and_says_so(aws, invoke_review):
 
     [record] = decisions(aws, service)
     assert (record["decision"], record["recommended_count"], record["applied"]) == ("HOLD", 8, False)
-    assert record["reason"] == "holding at MaxCapacity (8) although CPU is 96% against a target of 48%"
+    assert record["reason"] == "holding at MaxCapacity (8) although CPUUtilization 96 against a target of 48"
     assert record["native"]["why"].endswith("but the service is at its MaxCapacity (8)")
 
 

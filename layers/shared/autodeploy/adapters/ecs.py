@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from botocore.exceptions import BotoCoreError, ClientError
@@ -32,6 +33,7 @@ class ServiceState:
     running_count: int = 0
     pending_count: int = 0
     events: tuple[str, ...] = ()  # the latest service event messages, newest first
+    timed_events: tuple[tuple[datetime, str], ...] = ()  # the same with their createdAt, for recency
 
     @property
     def family(self) -> str:
@@ -90,6 +92,11 @@ class EcsServices:
                         running_count=service.get("runningCount", 0),
                         pending_count=service.get("pendingCount", 0),
                         events=tuple(e.get("message", "") for e in service.get("events", [])[:10]),
+                        timed_events=tuple(
+                            (e["createdAt"], e.get("message", ""))
+                            for e in service.get("events", [])[:10]
+                            if "createdAt" in e
+                        ),
                     )
         return states
 

@@ -16,7 +16,8 @@ def configuration_findings(inputs: ReviewInputs) -> list[str]:
 def _target_findings(inputs: ReviewInputs) -> list[str]:
     findings = []
     if inputs.target is None:
-        findings.append("no scalable target: Application Auto Scaling does not manage this service's desired count")
+        if "target" not in inputs.blind:
+            findings.append("no scalable target: Application Auto Scaling does not manage this service's desired count")
     else:
         if inputs.target.suspended_out:
             findings.append("dynamic scale-out is suspended on the scalable target")
@@ -37,15 +38,18 @@ def _alarm_findings(inputs: ReviewInputs) -> list[str]:
                 )
             elif alarm.dimensions != {"ClusterName": inputs.cluster, "ServiceName": inputs.service}:
                 findings.append(f"alarm {alarm.name} watches another service ({alarm.dimensions})")
-        if alarm.state == "INSUFFICIENT_DATA":
+        if alarm.state == "INSUFFICIENT_DATA" and not alarm.insufficient_data_actions:
             findings.append(f"alarm {alarm.name} is INSUFFICIENT_DATA: its policies cannot act")
+        if not alarm.actions_enabled:
+            findings.append(f"alarm {alarm.name} has ActionsEnabled=false: it runs none of its policies")
     return findings
 
 
 def _policy_findings(inputs: ReviewInputs) -> list[str]:
     findings = []
     steps = [p.policy for p in inputs.policies if p.policy is not None]
-    if steps and not any(s.adjustment < 0 for p in steps for s in p.steps):
+    tracking_scales_in = any(v.tracking and not v.tracking.disable_scale_in for v in inputs.policies)
+    if steps and not tracking_scales_in and not any(s.adjustment < 0 for p in steps for s in p.steps):
         findings.append(
             "no scale-in path: no policy lowers the desired count, so the service never shrinks after a peak"
         )
@@ -64,6 +68,11 @@ def _policy_findings(inputs: ReviewInputs) -> list[str]:
                 f"({inputs.target.maximum}) from {inputs.desired} takes about {minutes} minutes"
             )
     for view in inputs.policies:
-        if view.policy is None:
+        if view.tracking is not None:
+            findings.append(
+                f"policy {view.tracking.name} is target tracking ({view.tracking.metric} at {view.tracking.target:g}): "
+                "not shadowed; the recommendation uses its target and act mode stands down"
+            )
+        elif view.policy is None:
             findings.append(f"policy {view.arn.rsplit('/', 1)[-1]} is {view.kind}: not shadowed")
     return findings

@@ -1,26 +1,24 @@
 """Use case: review the scaling of every service tagged ``autodeploy:scaling-review``.
 
-Everything is read in batches (DescribeServices by 10, DescribeScalableTargets by 50, the
-namespace's policies and the account's alarms in paginated listings, one GetMetricData for up to
-500 series, decision summaries by 100, writes by 25), so a review's cost grows with the number of
-services divided by the batch sizes. Each service gets one decision record; in act mode the
-recommendation is applied when the review allows it.
+Reads are batched where AWS allows (``scaling.readings``) and per service where it must; each
+service gets one decision record, with what could not be read in its ``unseen``; in act mode the
+recommendation is applied when the review allows it. A permanent AWS error never escapes.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import Any
 
-from autodeploy.adapters.autoscaling import AutoScalingReader, ServicePolicies, resource_id
-from autodeploy.adapters.cloudwatch import CloudWatchReader, MetricQuery
+from autodeploy.adapters.autoscaling import AutoScalingReader, resource_id
+from autodeploy.adapters.cloudwatch import CloudWatchReader
 from autodeploy.adapters.decision_log import REVIEW_PREFIX, SUMMARY, DecisionLog
 from autodeploy.adapters.ecs import EcsServices, ServiceState
-from autodeploy.errors import AutodeployError
+from autodeploy.errors import AutodeployError, MisconfiguredTarget, PermanentError
 from autodeploy.scaling.models import (
-    AlarmView,
     Decision,
     PastDecision,
     ReviewInputs,
@@ -29,9 +27,9 @@ from autodeploy.scaling.models import (
     ScalingDecision,
     summarize_history,
 )
+from autodeploy.scaling.readings import ScalingReader
 from autodeploy.scaling.review import review
-
-_LOOKBACK = timedelta(minutes=20)
+from autodeploy.scaling.settings import parse_settings
 
 
 @dataclass(frozen=True, slots=True)
@@ -73,7 +71,7 @@ class ReviewReport:
 class ReviewScaling:
     def __init__(
         self,
-        find_services: Callable[[], dict[str, str]],
+        find_services: Callable[[], dict[str, dict[str, str]]],
         services: EcsServices,
         autoscaling: AutoScalingReader,
         cloudwatch: CloudWatchReader,
@@ -83,90 +81,86 @@ class ReviewScaling:
     ) -> None:
         self._find_services = find_services
         self._services = services
-        self._autoscaling = autoscaling
+        self._reader = ScalingReader(autoscaling, cloudwatch)
         self._cloudwatch = cloudwatch
         self._log = log
         self._settings = settings or ReviewSettings()
         self._clock = clock
 
     def review_all(self) -> ReviewReport:
-        return self._review(self._registered(), "schedule")
+        report = ReviewReport("schedule")
+        with _permanent_errors_into(report):
+            self._review(self._find_services(), report)
+        return report
 
     def review_for_alarm(self, alarm_name: str) -> ReviewReport:
         """Only the reviewed services whose scaling the alarm drives (through its actions or metric)."""
-        registered = self._registered()
-        concerned: set[str] = set()
-        for alarm in self._cloudwatch.alarms_by_name([alarm_name]):
-            for action in alarm.get("AlarmActions", []):
-                if ":resource/ecs/service/" in action:
-                    path = action.split(":resource/ecs/", 1)[1].split(":policyName/", 1)[0]
-                    concerned |= {arn for arn in registered if resource_id(arn) == path}
-            dims = {d["Name"]: d["Value"] for d in alarm.get("Dimensions", [])}
-            if "ServiceName" in dims:
-                concerned |= {arn for arn in registered if arn.endswith(f"/{dims['ServiceName']}")}
-        return self._review({arn: registered[arn] for arn in sorted(concerned)}, f"alarm {alarm_name}")
+        report = ReviewReport(f"alarm {alarm_name}")
+        with _permanent_errors_into(report):
+            registered = self._find_services()
+            concerned: set[str] = set()
+            for alarm in self._cloudwatch.alarms_by_name([alarm_name]):
+                actions = [*alarm.get("AlarmActions", []), *alarm.get("OKActions", [])]
+                for action in [*actions, *alarm.get("InsufficientDataActions", [])]:
+                    if ":resource/ecs/service/" in action:
+                        path = action.split(":resource/ecs/", 1)[1].split(":policyName/", 1)[0]
+                        concerned |= {arn for arn in registered if resource_id(arn) == path}
+                dims = {d["Name"]: d["Value"] for d in alarm.get("Dimensions", [])}
+                if "ServiceName" in dims:
+                    concerned |= {arn for arn in registered if arn.endswith(f"/{dims['ServiceName']}")}
+            self._review({arn: registered[arn] for arn in sorted(concerned)}, report)
+        return report
 
-    def _registered(self) -> dict[str, str]:
-        return self._find_services()
-
-    def _review(self, registered: dict[str, str], trigger: str) -> ReviewReport:
-        report = ReviewReport(trigger)
-        modes: dict[str, ReviewMode] = {}
-        for arn, tagged in registered.items():
+    def _review(self, registered: dict[str, dict[str, str]], report: ReviewReport) -> None:
+        modes: dict[str, tuple[ReviewMode, ReviewSettings]] = {}
+        for arn, tags in registered.items():
             try:
-                modes[arn] = ReviewMode(tagged or "observe")
-            except ValueError:
-                report.skipped.append(f"{arn}: autodeploy:scaling-review={tagged!r}: expected 'observe' or 'act'")
+                modes[arn] = parse_settings(tags, self._settings)
+            except MisconfiguredTarget as exc:
+                report.skipped.append(f"{arn}: {exc}")
         if not modes:
-            return report
+            return
         now = self._clock()
         services = self._services.describe(modes)
         for arn in modes:
             if arn not in services:
                 report.skipped.append(f"{arn}: the service no longer exists")
         arns = [a for a in modes if a in services]
-        rids = [resource_id(a) for a in arns]
-        targets = self._autoscaling.scalable_targets(rids)
-        policies = self._autoscaling.policies(rids)
-        alarms = self._alarms(policies)
-        cooldowns = {v.policy.name: v.policy.cooldown_seconds for p in policies.values() for v in p.views if v.policy}
-        activities = self._autoscaling.recent_activities(rids, cooldowns)
-        own_alarms = {arn: _alarms_of(policies.get(resource_id(arn)), alarms) for arn in arns}
-        series = self._series(arns, services, own_alarms, now)
         histories = self._log.histories(arns)
+        readings = self._reader.read({a: services[a] for a in arns}, histories, now)
 
         writes: list[dict[str, Any]] = []
-        for index, arn in enumerate(arns):
-            service = services[arn]
+        for arn in arns:
+            service, reading = services[arn], readings[arn]
+            mode, settings = modes[arn]
             rid = resource_id(arn)
-            service_alarms = tuple(
-                _alarm_view(a, series.get(f"a{index}_{n}", [])) for n, a in enumerate(own_alarms[arn])
-            )
             inputs = ReviewInputs(
                 service_arn=arn,
                 cluster=rid.split("/")[1],
                 service=service.name,
-                mode=modes[arn],
+                mode=mode,
                 now=now,
                 desired=service.desired_count,
                 running=service.running_count,
                 pending=service.pending_count,
-                cpu=tuple(series.get(f"cpu{index}", [])),
-                service_events=service.events,
-                target=targets.get(rid),
-                policies=tuple(policies[rid].views) if rid in policies else (),
-                alarms=service_alarms,
-                activities=None if activities is None else tuple(activities.get(rid, [])),
+                cpu=reading.cpu,
+                memory=reading.memory,
+                service_events=service.timed_events,
+                target=reading.target,
+                policies=reading.policies,
+                alarms=reading.alarms,
+                activities=reading.activities,
                 history=histories.get(arn, ()),
+                unseen=tuple(reading.unseen),
+                blind=frozenset(reading.blind),
             )
-            decision = review(inputs, self._settings)
+            decision = review(inputs, settings)
             applied = self._act(report, service, inputs, decision)
-            record = _record(inputs, decision, applied, trigger)
+            record = _record(inputs, decision, applied, report.trigger)
             writes.append(record)
-            writes.append(_summary(inputs, decision, applied))
-            report.reviewed.append(Reviewed(arn, modes[arn], decision, applied, record))
+            writes.append(_summary(inputs, decision, applied, settings))
+            report.reviewed.append(Reviewed(arn, mode, decision, applied, record))
         self._log.write(writes)
-        return report
 
     def _act(
         self, report: ReviewReport, service: ServiceState, inputs: ReviewInputs, decision: ScalingDecision
@@ -182,65 +176,6 @@ class ReviewScaling:
             report.errors.append(f"{service.arn}: {exc}")
             return False
         return True
-
-    def _alarms(self, policies: dict[str, ServicePolicies]) -> list[Any]:
-        names = [n for p in policies.values() for n in p.alarm_names]
-        if all(p.alarms_listed for p in policies.values()):
-            return list(self._cloudwatch.alarms_by_name(names)) if names else []
-        # moto lists no alarms on policies (EMULATOR.md); find them by their actions instead, which AWS allows too.
-        arns = {v.arn for p in policies.values() for v in p.views}
-        return list(self._cloudwatch.alarms_acting_on(arns)) if arns else []
-
-    def _series(
-        self, arns: list[str], services: dict[str, ServiceState], alarms: dict[str, list[Any]], now: datetime
-    ) -> dict[str, list[float]]:
-        """Each service's CPU under the right dimensions, and each of its alarms' own metric as configured."""
-        queries = [
-            MetricQuery(
-                f"cpu{i}",
-                "AWS/ECS",
-                "CPUUtilization",
-                {"ClusterName": resource_id(arn).split("/")[1], "ServiceName": services[arn].name},
-                "Average",
-                60,
-            )
-            for i, arn in enumerate(arns)
-        ]
-        for i, arn in enumerate(arns):
-            for n, alarm in enumerate(alarms[arn]):
-                queries.append(
-                    MetricQuery(
-                        f"a{i}_{n}",
-                        alarm.get("Namespace", ""),
-                        alarm.get("MetricName", ""),
-                        {d["Name"]: d["Value"] for d in alarm.get("Dimensions", [])},
-                        alarm.get("Statistic", "Average"),
-                        int(alarm.get("Period", 60)),
-                    )
-                )
-        return self._cloudwatch.series(queries, now - _LOOKBACK, now)
-
-
-def _alarms_of(policies: ServicePolicies | None, alarms: list[Any]) -> list[Any]:
-    arns = {v.arn for v in policies.views} if policies else set()
-    return [a for a in alarms if arns & set(a.get("AlarmActions", []))]
-
-
-def _alarm_view(alarm: Any, datapoints: list[float]) -> AlarmView:
-    return AlarmView(
-        name=alarm["AlarmName"],
-        state=alarm.get("StateValue", "INSUFFICIENT_DATA"),
-        namespace=alarm.get("Namespace", ""),
-        metric=alarm.get("MetricName", ""),
-        dimensions={d["Name"]: d["Value"] for d in alarm.get("Dimensions", [])},
-        statistic=alarm.get("Statistic", "Average"),
-        threshold=float(alarm.get("Threshold", 0)),
-        comparison=alarm.get("ComparisonOperator", ""),
-        period=int(alarm.get("Period", 60)),
-        evaluation_periods=int(alarm.get("EvaluationPeriods", 1)),
-        actions=tuple(alarm.get("AlarmActions", [])),
-        datapoints=tuple(datapoints),
-    )
 
 
 def _record(inputs: ReviewInputs, decision: ScalingDecision, applied: bool, trigger: str) -> dict[str, Any]:
@@ -268,11 +203,23 @@ def _record(inputs: ReviewInputs, decision: ScalingDecision, applied: bool, trig
     return record
 
 
-def _summary(inputs: ReviewInputs, decision: ScalingDecision, applied: bool) -> dict[str, Any]:
-    latest = PastDecision(inputs.now, decision.decision, applied, decision.recommended_count)
+def _summary(
+    inputs: ReviewInputs, decision: ScalingDecision, applied: bool, settings: ReviewSettings
+) -> dict[str, Any]:
+    latest = PastDecision(inputs.now, decision.decision, applied, decision.recommended_count, inputs.desired)
     return {
         "service": inputs.service_arn,
         "sk": SUMMARY,
         "updated_at": inputs.now.isoformat(),
-        "history": summarize_history([*inputs.history, latest]),
+        "history": summarize_history([*inputs.history, latest], inputs.now, settings.flap_window_minutes),
     }
+
+
+@contextmanager
+def _permanent_errors_into(report: ReviewReport) -> Iterator[None]:
+    """A permanent AWS error (AccessDenied, a bad name) ends the review in its report, never as an
+    exception: no retry can fix it. Retryable ones propagate so Lambda retries."""
+    try:
+        yield
+    except PermanentError as exc:
+        report.errors.append(str(exc))
