@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import math
 from collections import Counter
+from datetime import UTC, datetime, timedelta
 
 import boto3
 import pytest
@@ -17,6 +18,7 @@ from boto3.dynamodb.types import TypeDeserializer
 
 from autodeploy import wiring
 from tests.support.events import load_event
+from tests.support.faults import failing
 from tests.support.scaling_recorded import recorded_scaling
 from tools.world import put_cpu, scalable_service
 
@@ -198,6 +200,7 @@ def test_a_scheduled_review_batches_every_call(aws, invoke_review, services):
     per_cluster = math.ceil(services / clusters)
     assert calls["ecs.DescribeServices"] == clusters * math.ceil(per_cluster / 10)
     assert calls["application-auto-scaling.DescribeScalableTargets"] == math.ceil(services / 50)
+    assert calls["application-auto-scaling.DescribeScalingActivities"] == services  # per ResourceId, as AWS reads them
     assert calls["cloudwatch.GetMetricData"] == math.ceil(2 * services / 500)
     assert calls["dynamodb.BatchGetItem"] == math.ceil(services / 100)
     assert calls["dynamodb.BatchWriteItem"] == math.ceil(2 * services / 25)
@@ -229,3 +232,196 @@ def test_cli_shows_decisions_as_a_table_and_draws_the_timeline(aws, invoke_revie
     assert cli.main(["timeline", "prod/web", "--out", str(out)]) == 0
     assert capsys.readouterr().out.strip() == f"wrote {out} (2 reviews)"
     assert out.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+# --- Where moto is silent: AWS's recorded answers (tests.support.scaling_recorded) ---------------
+
+WEB = "service/prod/web"
+
+
+def test_a_native_activity_in_cooldown_as_aws_records_it(aws, invoke_review, recorded):
+    """botocore examples-1.json (DescribeScalingActivities): ECS activities say "Setting desired count
+    to N." with Cause "monitor alarm <name> in state ALARM triggered policy <policy>"; the change is
+    derived from consecutive counts and the cooldown runs from EndTime."""
+    service = scalable_service(aws.ecs, aws.autoscaling, aws.cloudwatch, "prod", "web", desired=3, review="act")
+    busy(aws)
+    now = datetime.now(UTC)
+    cause = "monitor alarm web-cpu-high in state ALARM triggered policy web-scale-out"
+    recorded.activity(WEB, 2, now - timedelta(minutes=30), now - timedelta(minutes=29), cause)
+    recorded.activity(WEB, 3, now - timedelta(minutes=15), now - timedelta(seconds=90), cause)
+
+    invoke_review(load_event("review-schedule.json"))
+
+    [record] = decisions(aws, service)
+    assert record["native"]["adjustment"] == 0
+    assert record["native"]["why"].endswith("but the last scale-out (+1) is still in its cooldown")
+    assert record["unseen"] == []
+    assert "DescribeScalingActivities" in recorded.served
+    assert desired(aws, service) == 3  # act mode waits for the native cooldown
+
+
+def test_activities_are_read_per_service_and_the_unreadable_one_is_said(aws, invoke_review, recorded):
+    web = scalable_service(aws.ecs, aws.autoscaling, aws.cloudwatch, "prod", "web")
+    api = scalable_service(aws.ecs, aws.autoscaling, aws.cloudwatch, "prod", "api")
+    now = datetime.now(UTC)
+    recorded.activity(WEB, 3, now - timedelta(minutes=3), now - timedelta(minutes=2), "manual", description="?")
+    # api: one activity before the 20-minute horizon, 60 within it: the reader pages back (50 a page)
+    # until one predates the horizon, which gives the count before the oldest that matters.
+    recorded.activity("service/prod/api", 2, now - timedelta(minutes=40), now - timedelta(minutes=39), "scheduled")
+    for m in range(60):
+        start = now - timedelta(seconds=900 - 15 * m)
+        recorded.activity("service/prod/api", 2 + m % 2, start, start + timedelta(seconds=10), "scheduled")
+
+    invoke_review(load_event("review-schedule.json"))
+
+    [web_record] = decisions(aws, web)
+    assert web_record["unseen"] == [
+        f"scaling activity {recorded.activities[WEB][0]['ActivityId']} at "
+        f"{(now - timedelta(minutes=2)):%H:%M:%S}: description not understood ('?')"
+    ]
+    [api_record] = decisions(aws, api)
+    assert api_record["unseen"] == []
+    assert recorded.served.count("DescribeScalingActivities") == 3  # web: 1 page; api: 2 pages
+
+
+def test_activities_that_fail_blind_only_their_service(aws, invoke_review):
+    """The moto server answers DescribeScalingActivities with HTTP 500 (EMULATOR.md): recorded per service."""
+    web = scalable_service(aws.ecs, aws.autoscaling, aws.cloudwatch, "prod", "web")
+    api = scalable_service(aws.ecs, aws.autoscaling, aws.cloudwatch, "prod", "api")
+    with failing(
+        aws.autoscaling, "DescribeScalingActivities", "AccessDeniedException", "not authorized", 400,
+        when=lambda params: "service/prod/web" in str(params.get("body")),
+    ):  # fmt: skip
+        result = invoke_review(load_event("review-schedule.json"))
+
+    assert len(result["reviewed"]) == 2
+    [web_record] = decisions(aws, web)
+    assert web_record["unseen"][0].startswith(
+        "scaling activities: describing the scaling activities of service/prod/web"
+    )
+    assert "AccessDeniedException" in web_record["unseen"][0]
+    assert decisions(aws, api)[0]["unseen"] == []
+
+
+def test_a_permanent_error_never_escapes_the_handler(aws, invoke_review):
+    """AccessDenied cannot be fixed by a retry: every service gets a record saying what it could not see."""
+    service = scalable_service(aws.ecs, aws.autoscaling, aws.cloudwatch, "prod", "web", review="act")
+    busy(aws)
+    with failing(aws.autoscaling, "DescribeScalableTargets", "AccessDeniedException", "not authorized", 400):
+        result = invoke_review(load_event("review-schedule.json"))
+
+    [record] = decisions(aws, service)
+    assert record["unseen"][0].startswith("scalable targets: describing scalable targets: AccessDeniedException")
+    assert (record["decision"], record["applied"]) == ("HOLD", False)
+    assert record["reason"] == "holding: its scalable target could not be read to act within"
+    assert not any(f.startswith("no scalable target") for f in record["findings"])
+    assert result["errors"] == []
+
+
+def test_an_alarm_name_past_cloudwatchs_limit_is_an_error_in_the_report(aws, invoke_review):
+    """AlarmName is at most 255 characters (botocore model, DescribeAlarms.AlarmNames); botocore does
+    not check lengths, AWS refuses with ValidationError; no retry can fix that, so the handler
+    reports it and returns."""
+    event = load_event("cloudwatch-alarm-state-change.json")
+    event["detail"]["alarmName"] = "x" * 300
+
+    result = invoke_review(event)
+
+    assert result["reviewed"] == []
+    assert result["errors"] == [f"alarm {'x' * 40}...: name longer than CloudWatch's 255 characters"]
+
+
+def test_an_alarm_aws_refuses_blinds_only_its_service(aws, invoke_review):
+    """DescribeAlarms refusing a batch (ValidationError, as AWS answers a bad name) is retried one
+    service at a time, so only the service whose alarm is refused loses its alarms."""
+    web = scalable_service(aws.ecs, aws.autoscaling, aws.cloudwatch, "prod", "web")
+    api = scalable_service(aws.ecs, aws.autoscaling, aws.cloudwatch, "prod", "api")
+    refused = "1 validation error detected: Value at 'alarmNames.member.1' failed to satisfy constraint"
+    with failing(
+        aws.cloudwatch, "DescribeAlarms", "ValidationError", refused, 400, times=2,
+        when=lambda params: "api-cpu-high" in str(params.get("body")),
+    ):  # fmt: skip
+        invoke_review(load_event("review-schedule.json"))
+
+    [api_record] = decisions(aws, api)
+    assert api_record["unseen"] == [f"alarms: describing alarms: ValidationError: {refused}"]
+    assert api_record["alarms"] == {}
+    [web_record] = decisions(aws, web)
+    assert (web_record["unseen"], web_record["alarms"]) == ([], {"web-cpu-high": "OK"})
+
+
+def test_a_percentile_alarm_is_read_with_its_statistic(aws, invoke_review, recorded):
+    """moto computes no percentiles (EMULATOR.md); AWS answers GetMetricData with Stat p90 like any
+    statistic (GetMetricData API reference, MetricStat.Stat)."""
+    service = scalable_service(aws.ecs, aws.autoscaling, aws.cloudwatch, "prod", "web", desired=2)
+    policy = aws.autoscaling.describe_scaling_policies(ServiceNamespace="ecs")["ScalingPolicies"][0]["PolicyARN"]
+    aws.cloudwatch.put_metric_alarm(
+        AlarmName="web-latency-p90", Namespace="AWS/ApplicationELB", MetricName="TargetResponseTime",
+        Dimensions=[{"Name": "TargetGroup", "Value": "targetgroup/web/0123456789abcdef"}],
+        ExtendedStatistic="p90", Period=60, EvaluationPeriods=3, Threshold=0.5,
+        ComparisonOperator="GreaterThanThreshold", AlarmActions=[policy],
+    )  # fmt: skip
+    aws.cloudwatch.set_alarm_state(AlarmName="web-latency-p90", StateValue="ALARM", StateReason="slow")
+    put_cpu(aws.cloudwatch, "prod", "web", [30.0] * 15)
+    now = datetime.now(UTC).replace(second=0, microsecond=0)
+    recorded.series["TargetResponseTime/p90"] = [(now - timedelta(minutes=3 - i), 1.2) for i in range(3)]
+
+    invoke_review(load_event("review-schedule.json"))
+
+    [record] = decisions(aws, service)
+    assert record["native"]["alarm"] == "web-latency-p90"
+    assert record["native"]["why"].startswith("average 1.2 vs threshold 0.5: step [0, +inf) -> +1")
+    # 2 tasks at a p90 of 1.2 s against 80% of 0.5 s need 6.
+    assert (record["decision"], record["recommended_count"]) == ("SCALE_OUT", 6)
+
+
+def test_a_metric_math_alarm_is_evaluated_through_its_expression(aws, invoke_review, recorded):
+    """moto evaluates no metric math (EMULATOR.md); the alarm's Metrics go to GetMetricData as they are
+    (PutMetricAlarm API reference, Metrics: MetricDataQuery)."""
+    service = scalable_service(aws.ecs, aws.autoscaling, aws.cloudwatch, "prod", "web", desired=2)
+    policy = aws.autoscaling.describe_scaling_policies(ServiceNamespace="ecs")["ScalingPolicies"][0]["PolicyARN"]
+    errors = {"Namespace": "AWS/ApplicationELB", "MetricName": "HTTPCode_Target_5XX_Count", "Dimensions": []}
+    requests = {"Namespace": "AWS/ApplicationELB", "MetricName": "RequestCount", "Dimensions": []}
+    aws.cloudwatch.put_metric_alarm(
+        AlarmName="web-error-rate", EvaluationPeriods=3, Threshold=5, ComparisonOperator="GreaterThanThreshold",
+        AlarmActions=[policy],
+        Metrics=[
+            {"Id": "e1", "Expression": "100 * m1 / m2", "Label": "error rate", "ReturnData": True},
+            {"Id": "m1", "MetricStat": {"Metric": errors, "Period": 60, "Stat": "Sum"}, "ReturnData": False},
+            {"Id": "m2", "MetricStat": {"Metric": requests, "Period": 60, "Stat": "Sum"}, "ReturnData": False},
+        ],
+    )  # fmt: skip
+    aws.cloudwatch.set_alarm_state(AlarmName="web-error-rate", StateValue="ALARM", StateReason="errors")
+    put_cpu(aws.cloudwatch, "prod", "web", [30.0] * 15)
+    now = datetime.now(UTC).replace(second=0, microsecond=0)
+    recorded.series["100 * m1 / m2"] = [(now - timedelta(minutes=3 - i), 12.0) for i in range(3)]
+
+    invoke_review(load_event("review-schedule.json"))
+
+    [record] = decisions(aws, service)
+    assert record["native"]["alarm"] == "web-error-rate"
+    assert record["native"]["why"].startswith("average 12 vs threshold 5")
+    assert "e1 (web-error-rate)" in record["inputs"]["signals"]
+
+
+def test_a_target_tracking_policy_is_matched_by_its_alarms_and_act_mode_stands_down(aws, invoke_review):
+    service = scalable_service(aws.ecs, aws.autoscaling, aws.cloudwatch, "prod", "web", desired=2, review="act")
+    aws.autoscaling.put_scaling_policy(
+        PolicyName="web-cpu-tracking", ServiceNamespace="ecs", ResourceId=WEB,
+        ScalableDimension="ecs:service:DesiredCount", PolicyType="TargetTrackingScaling",
+        TargetTrackingScalingPolicyConfiguration={
+            "TargetValue": 40.0,
+            "PredefinedMetricSpecification": {"PredefinedMetricType": "ECSServiceAverageCPUUtilization"},
+        },
+    )  # fmt: skip
+    busy(aws)
+
+    invoke_review(load_event("review-schedule.json"))
+
+    [record] = decisions(aws, service)
+    # The tracking policy's own target (40%), not 80% of the step alarm's threshold: 2 x 96 / 40 -> 5.
+    assert (record["decision"], record["recommended_count"], record["applied"]) == ("SCALE_OUT", 5, False)
+    assert record["not_applied_because"] == (
+        "target-tracking policy web-cpu-tracking manages the desired count: act mode stands down"
+    )
+    assert desired(aws, service) == 2

@@ -171,6 +171,6 @@ def recorded_scaling(session: Any, autoscaling: Any, cloudwatch: Any, ecs: Any) 
     ]
     with ExitStack() as stack:
         for client, event, handler in hooks:
-            client.meta.events.register_first(event, handler)
+            client.meta.events.register(event, handler)  # after tests.support.faults' injections
             stack.callback(client.meta.events.unregister, event, handler)
         yield recorded

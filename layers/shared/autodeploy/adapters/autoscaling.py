@@ -118,13 +118,17 @@ class Activities:
 
 
 def interpret_activities(
-    raw: Sequence[dict[str, Any]], cooldowns: dict[str, int], history: Sequence[PastDecision] = ()
+    raw: Sequence[dict[str, Any]],
+    cooldowns: dict[str, int],
+    history: Sequence[PastDecision] = (),
+    since: datetime | None = None,
 ) -> Activities:
     """Changes of the desired count from AWS's activities (any order), as ECS writes them.
 
     AWS says only the count it set ("Setting desired count to N."): each change is that count
     minus the one before, from the previous activity, else from this reviewer's last record
     before it. The cooldown runs from EndTime, with the cooldown of the policy the Cause names.
+    An activity that started before ``since`` only gives its count to the next one.
     """
     done = sorted((a for a in raw if a.get("StatusCode") == "Successful"), key=lambda a: a["StartTime"])
     changes: list[ScalingActivity] = []
@@ -144,10 +148,11 @@ def interpret_activities(
         before = previous if previous is not None else _count_before(history, activity["StartTime"])
         previous = count
         if before is None:
-            unseen.append(
-                f"scaling activity at {when:%H:%M:%S} set the desired count to {count}: "
-                "the count before it is unknown, so its direction is too"
-            )
+            if since is None or activity["StartTime"] >= since:
+                unseen.append(
+                    f"scaling activity at {when:%H:%M:%S} set the desired count to {count}: "
+                    "the count before it is unknown, so its direction is too"
+                )
             continue
         policy = _POLICY.search(str(activity.get("Cause", "")))
         cooldown = cooldowns.get(policy.group(1).strip(), 0) if policy else 0

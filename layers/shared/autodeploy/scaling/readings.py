@@ -34,7 +34,7 @@ from autodeploy.scaling.models import (
 from autodeploy.scaling.step_policy import ScalingActivity
 
 LOOKBACK = timedelta(minutes=20)
-_ALARM_NAME_LIMIT = 255  # CloudWatch's AlarmName length (botocore model, DescribeAlarms)
+ALARM_NAME_LIMIT = 255  # CloudWatch's AlarmName length (botocore model, DescribeAlarms)
 
 
 @dataclass(slots=True)
@@ -104,10 +104,12 @@ class ScalingReader:
         names: dict[str, list[str]] = {}
         for arn, rid in rids.items():
             wanted = policies[rid].alarm_names if rid in policies else []
-            too_long = [n for n in wanted if len(n) > _ALARM_NAME_LIMIT]
+            too_long = [n for n in wanted if len(n) > ALARM_NAME_LIMIT]
             for name in too_long:
-                readings[arn].unseen.append(f"alarm {name[:40]}...: name longer than CloudWatch's {_ALARM_NAME_LIMIT}")
-            names[arn] = [n for n in wanted if len(n) <= _ALARM_NAME_LIMIT]
+                readings[arn].unseen.append(
+                    f"alarm {name[:40]}...: name longer than CloudWatch's {ALARM_NAME_LIMIT} characters"
+                )
+            names[arn] = [n for n in wanted if len(n) <= ALARM_NAME_LIMIT]
         try:
             by_name = {
                 a["AlarmName"]: dict(a) for a in self._cloudwatch.alarms_by_name(n for v in names.values() for n in v)
@@ -146,7 +148,7 @@ class ScalingReader:
             except AutodeployError as exc:
                 reading.unseen.append(f"scaling activities: {exc}")
                 continue
-            interpreted = interpret_activities(raw, cooldowns, histories.get(arn, ()))
+            interpreted = interpret_activities(raw, cooldowns, histories.get(arn, ()), since)
             reading.activities = tuple(interpreted.changes)
             reading.unseen.extend(interpreted.unseen)
 

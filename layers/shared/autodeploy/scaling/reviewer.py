@@ -27,7 +27,7 @@ from autodeploy.scaling.models import (
     ScalingDecision,
     summarize_history,
 )
-from autodeploy.scaling.readings import ScalingReader
+from autodeploy.scaling.readings import ALARM_NAME_LIMIT, ScalingReader
 from autodeploy.scaling.review import review
 from autodeploy.scaling.settings import parse_settings
 
@@ -96,6 +96,11 @@ class ReviewScaling:
     def review_for_alarm(self, alarm_name: str) -> ReviewReport:
         """Only the reviewed services whose scaling the alarm drives (through its actions or metric)."""
         report = ReviewReport(f"alarm {alarm_name}")
+        if len(alarm_name) > ALARM_NAME_LIMIT:
+            report.errors.append(
+                f"alarm {alarm_name[:40]}...: name longer than CloudWatch's {ALARM_NAME_LIMIT} characters"
+            )
+            return report
         with _permanent_errors_into(report):
             registered = self._find_services()
             concerned: set[str] = set()
