@@ -425,3 +425,23 @@ def test_a_target_tracking_policy_is_matched_by_its_alarms_and_act_mode_stands_d
         "target-tracking policy web-cpu-tracking manages the desired count: act mode stands down"
     )
     assert desired(aws, service) == 2
+
+
+def test_a_scheduled_change_about_to_run_is_never_worked_against(aws, invoke_review):
+    """DescribeScheduledActions works on moto (EMULATOR.md): a MinCapacity raise due in minutes holds
+    a scale-in that would go below it."""
+    service = scalable_service(aws.ecs, aws.autoscaling, aws.cloudwatch, "prod", "web", desired=6, review="act")
+    put_cpu(aws.cloudwatch, "prod", "web", [5.0] * 15)
+    soon = datetime.now(UTC) + timedelta(minutes=10)
+    aws.autoscaling.put_scheduled_action(
+        ServiceNamespace="ecs", ScheduledActionName="morning", ResourceId=WEB,
+        ScalableDimension="ecs:service:DesiredCount", Schedule=f"at({soon:%Y-%m-%dT%H:%M:%S})",
+        ScalableTargetAction={"MinCapacity": 6, "MaxCapacity": 8},
+    )  # fmt: skip
+
+    invoke_review(load_event("review-schedule.json"))
+
+    [record] = decisions(aws, service)
+    assert (record["decision"], record["applied"]) == ("HOLD", False)
+    assert record["reason"].startswith(f"holding: scheduled action morning at {soon:%H:%M} sets MinCapacity to 6")
+    assert desired(aws, service) == 6

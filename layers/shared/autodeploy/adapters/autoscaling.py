@@ -229,3 +229,17 @@ class AutoScalingReader:
                     if activity["StartTime"] < since:
                         return found
         return found
+
+    def scheduled_actions(self, resource_ids: Sequence[str]) -> dict[str, list[dict[str, Any]]]:
+        """The namespace's scheduled actions on these services' desired count: one paginated listing."""
+        wanted = set(resource_ids)
+        grouped: dict[str, list[dict[str, Any]]] = defaultdict(list)
+        with aws_call("describing scheduled actions"):
+            pages = self._aas.get_paginator("describe_scheduled_actions").paginate(
+                ServiceNamespace=NAMESPACE, ScalableDimension=DIMENSION
+            )
+            for page in pages:
+                for action in page.get("ScheduledActions", []):
+                    if action["ResourceId"] in wanted:
+                        grouped[action["ResourceId"]].append(dict(action))
+        return dict(grouped)

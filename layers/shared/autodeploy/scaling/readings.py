@@ -27,10 +27,13 @@ from autodeploy.scaling.models import (
     Datapoint,
     PastDecision,
     PolicyView,
+    ReviewSettings,
     ScalableTargetView,
+    ScheduledChange,
     Series,
     invokes,
 )
+from autodeploy.scaling.schedule import next_run
 from autodeploy.scaling.step_policy import ScalingActivity
 
 LOOKBACK = timedelta(minutes=20)
@@ -43,6 +46,7 @@ class ServiceReadings:
     policies: tuple[PolicyView, ...] = ()
     alarms: tuple[AlarmView, ...] = ()
     activities: tuple[ScalingActivity, ...] | None = None
+    scheduled: tuple[ScheduledChange, ...] = ()
     cpu: Series = ()
     memory: Series = ()
     unseen: list[str] = field(default_factory=list)
@@ -72,6 +76,11 @@ class ScalingReader:
         for arn, rid in rids.items():
             readings[arn].target = (targets or {}).get(rid)
             readings[arn].policies = tuple(policies[rid].views) if policies and rid in policies else ()
+        scheduled = self._guarded(
+            readings, "scheduled", "scheduled actions", self._autoscaling.scheduled_actions, list(rids.values())
+        )
+        for arn, rid in rids.items():
+            readings[arn].scheduled = _scheduled_changes(readings[arn], (scheduled or {}).get(rid, []), now)
         raw_alarms = self._alarms(readings, rids, policies or {})
         self._activities(readings, rids, histories, now)
         self._series(readings, services, rids, raw_alarms, policies or {}, now)
@@ -233,6 +242,35 @@ class ScalingReader:
             if threshold is None:
                 reading.unseen.append(f"alarm {alarm['AlarmName']}: its anomaly band {band_id} returned no data")
         return _alarm_view(alarm, _points(read.values.get(compared or "", [])), threshold, compared or "")
+
+
+def _scheduled_changes(
+    reading: ServiceReadings, actions: list[dict[str, Any]], now: datetime
+) -> tuple[ScheduledChange, ...]:
+    """The scheduled actions that run within the horizon; one this module cannot read is said."""
+    horizon = timedelta(minutes=ReviewSettings().schedule_horizon_minutes)
+    changes = []
+    for action in actions:
+        if action.get("EndTime") and action["EndTime"] < now:
+            continue
+        try:
+            at = next_run(
+                action["Schedule"],
+                now,
+                horizon,
+                action.get("StartTime"),
+                action.get("CreationTime"),
+                action.get("Timezone"),
+            )
+        except (ValueError, KeyError) as exc:
+            reading.unseen.append(f"scheduled action {action.get('ScheduledActionName', '?')}: {exc}")
+            continue
+        if at is not None:
+            bounds = action.get("ScalableTargetAction", {})
+            changes.append(
+                ScheduledChange(action["ScheduledActionName"], at, bounds.get("MinCapacity"), bounds.get("MaxCapacity"))
+            )
+    return tuple(changes)
 
 
 def _acts_on(alarm: Any, policy_arns: list[str]) -> bool:

@@ -155,6 +155,7 @@ class ReviewScaling:
                 policies=reading.policies,
                 alarms=reading.alarms,
                 activities=reading.activities,
+                scheduled=reading.scheduled,
                 history=histories.get(arn, ()),
                 unseen=tuple(reading.unseen),
                 blind=frozenset(reading.blind),
