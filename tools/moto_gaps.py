@@ -94,3 +94,15 @@ def scaling_activities_unavailable(autoscaling: Any) -> None:
         return _Status(500), {**error, "ResponseMetadata": {"HTTPStatusCode": 500}}
 
     autoscaling.meta.events.register_first("before-call.application-auto-scaling.DescribeScalingActivities", answer)
+
+
+def tasks_run_as_desired(ecs: Any) -> None:
+    """moto starts every task PENDING and never runs it (EMULATOR.md), so ``runningCount`` stays 0.
+    A steady service on AWS runs its desired count: say so in DescribeServices (the ECS API
+    reference's Service shape: runningCount, pendingCount), for the reviewer's readiness rule."""
+
+    def steady(parsed: dict[str, Any], **_: Any) -> None:
+        for service in parsed.get("services", []):
+            service["runningCount"], service["pendingCount"] = service.get("desiredCount", 0), 0
+
+    ecs.meta.events.register("after-call.ecs.DescribeServices", steady)
