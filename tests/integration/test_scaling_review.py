@@ -445,3 +445,37 @@ def test_a_scheduled_change_about_to_run_is_never_worked_against(aws, invoke_rev
     assert (record["decision"], record["applied"]) == ("HOLD", False)
     assert record["reason"].startswith(f"holding: scheduled action morning at {soon:%H:%M} sets MinCapacity to 6")
     assert desired(aws, service) == 6
+
+
+def test_an_anomaly_detection_alarm_compares_with_its_band(aws, invoke_review, recorded):
+    """An anomaly-detection alarm has no Threshold: it compares its metric with the band its
+    ThresholdMetricId names (PutMetricAlarm API reference); moto computes no band, so the band and
+    the metric come as AWS would return them from GetMetricData."""
+    service = scalable_service(aws.ecs, aws.autoscaling, aws.cloudwatch, "prod", "web", desired=2)
+    policy = aws.autoscaling.describe_scaling_policies(ServiceNamespace="ecs")["ScalingPolicies"][0]["PolicyARN"]
+    requests = {"Namespace": "AWS/ApplicationELB", "MetricName": "RequestCount", "Dimensions": []}
+    aws.cloudwatch.put_metric_alarm(
+        AlarmName="web-requests-anomaly", EvaluationPeriods=3, ThresholdMetricId="ad1",
+        ComparisonOperator="GreaterThanUpperThreshold", AlarmActions=[policy],
+        Metrics=[
+            {"Id": "m1", "MetricStat": {"Metric": requests, "Period": 60, "Stat": "Sum"}, "ReturnData": True},
+            {"Id": "ad1", "Expression": "ANOMALY_DETECTION_BAND(m1, 2)", "ReturnData": True},
+        ],
+    )  # fmt: skip
+    aws.cloudwatch.set_alarm_state(AlarmName="web-requests-anomaly", StateValue="ALARM", StateReason="surge")
+    put_cpu(aws.cloudwatch, "prod", "web", [30.0] * 15)
+    now = datetime.now(UTC).replace(second=0, microsecond=0)
+    aws.cloudwatch.put_metric_data(
+        Namespace="AWS/ApplicationELB",
+        MetricData=[
+            {"MetricName": "RequestCount", "Timestamp": now - timedelta(minutes=3 - i), "Value": 3000.0}
+            for i in range(3)
+        ],
+    )  # the plain metric: moto answers it
+    recorded.series["ANOMALY_DETECTION_BAND(m1, 2)"] = [(now - timedelta(minutes=3 - i), 1000.0) for i in range(3)]
+
+    invoke_review(load_event("review-schedule.json"))
+
+    [record] = decisions(aws, service)
+    assert record["native"]["alarm"] == "web-requests-anomaly"
+    assert record["native"]["why"].startswith("average 3000 vs threshold 1000: step [0, +inf) -> +1")
