@@ -80,15 +80,6 @@ class Aws:
         return dict(self.ecs.describe_task_definition(taskDefinition=arn, include=["TAGS"]))
 
 
-@pytest.fixture(autouse=True)
-def fresh_metrics() -> None:
-    """Powertools keeps metrics in a process-wide set: values left by a test that ended without a
-    flush would push a later handler past 100 values a metric and into a mid-invocation flush."""
-    from autodeploy.observability import metrics
-
-    metrics.clear_metrics()
-
-
 @pytest.fixture
 def aws(monkeypatch: pytest.MonkeyPatch) -> Iterator[Aws]:
     """moto in-process, the template's tables, and DeployFunction's environment from the template."""
