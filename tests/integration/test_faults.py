@@ -151,16 +151,38 @@ def test_a_throttled_ledger_loses_no_push(aws, invoke_deploy, web_service):
     assert running_image(aws, web_service) == f"{REGISTRY}/web@{digest}"
 
 
+# The calls every review stands on: a transient failure fails the round, which the schedule redoes.
 REVIEW_CALLS = [
     ("tagging", "GetResources"),
     ("ecs", "DescribeServices"),
-    ("application_autoscaling", "DescribeScalableTargets"),
-    ("application_autoscaling", "DescribeScalingPolicies"),
-    ("cloudwatch", "DescribeAlarms"),
-    ("cloudwatch", "GetMetricData"),
     ("dynamodb", "BatchGetItem"),
     ("dynamodb", "BatchWriteItem"),
 ]
+# The reads of each service's scaling inputs: a failure is recorded in the services it concerns
+# (``unseen``) and the round goes on, so one bad input never blinds the reviewer.
+REVIEW_INPUT_CALLS = [
+    ("application_autoscaling", "DescribeScalableTargets", "scalable targets"),
+    ("application_autoscaling", "DescribeScalingPolicies", "scaling policies"),
+    ("application_autoscaling", "DescribeScheduledActions", "scheduled actions"),
+    ("cloudwatch", "DescribeAlarms", "alarms"),
+    ("cloudwatch", "GetMetricData", "metric AWS/ECS CPUUtilization Average"),
+]
+
+
+def _busy_service(aws):
+    from tools.moto_gaps import tasks_run_as_desired
+    from tools.world import put_cpu, scalable_service
+
+    service = scalable_service(aws.ecs, aws.autoscaling, aws.cloudwatch, "prod", "web")
+    put_cpu(aws.cloudwatch, "prod", "web", [96.0] * 15)
+    tasks_run_as_desired(wiring.aws_clients().ecs)  # moto's tasks never run (EMULATOR.md)
+    return service
+
+
+def _activities_unavailable():  # moto's server answers DescribeScalingActivities with HTTP 500 (EMULATOR.md)
+    return failing(
+        wiring.aws_clients().application_autoscaling, "DescribeScalingActivities", "InternalFailure", "moto", 500, 9
+    )
 
 
 @pytest.mark.parametrize("fault", FAULTS)
@@ -168,24 +190,56 @@ REVIEW_CALLS = [
 def test_a_review_under_faults_raises_and_the_next_round_records_it(aws, invoke_review, client, operation, fault):
     """The schedule is the reviewer's retry: a failed round records nothing half-done, the next one decides."""
     from tests.support.events import load_event
-    from tools.world import put_cpu, scalable_service
 
-    service = scalable_service(aws.ecs, aws.autoscaling, aws.cloudwatch, "prod", "web")
-    put_cpu(aws.cloudwatch, "prod", "web", [96.0] * 15)
+    service = _busy_service(aws)
     code, message, status = FAULTS[fault]
     clients = wiring.aws_clients()
 
-    def unavailable():  # moto's server answers DescribeScalingActivities with HTTP 500 (EMULATOR.md)
-        return failing(clients.application_autoscaling, "DescribeScalingActivities", "InternalFailure", "moto", 500, 9)
-
     with (
-        unavailable(),
+        _activities_unavailable(),
         failing(getattr(clients, client), operation, code, message, status, times=1),
         pytest.raises(RetryableError),
     ):
         invoke_review(load_event("review-schedule.json"))
-    with unavailable():
+    with _activities_unavailable():
         result = invoke_review(load_event("review-schedule.json"))
 
     assert [r["service"] for r in result["reviewed"]] == [service]
     assert result["reviewed"][0]["decision"] == "SCALE_OUT"
+
+
+@pytest.mark.parametrize("fault", FAULTS)
+@pytest.mark.parametrize(("client", "operation", "input_name"), REVIEW_INPUT_CALLS)
+def test_a_failed_input_read_is_recorded_as_unseen_and_the_round_goes_on(
+    aws, invoke_review, client, operation, input_name, fault
+):
+    from tests.support.events import load_event
+
+    service = _busy_service(aws)
+    code, message, status = FAULTS[fault]
+
+    with (
+        _activities_unavailable(),
+        failing(getattr(wiring.aws_clients(), client), operation, code, message, status, times=1),
+    ):
+        result = invoke_review(load_event("review-schedule.json"))
+
+    assert [r["service"] for r in result["reviewed"]] == [service]
+    unseen = result_unseen(aws, service)
+    assert any(u.startswith(f"{input_name}: ") and code in u for u in unseen), unseen
+    with _activities_unavailable():
+        again = invoke_review(load_event("review-schedule.json"))
+    assert again["reviewed"][0]["decision"] == "SCALE_OUT"
+
+
+def result_unseen(aws, service: str) -> list[str]:
+    from boto3.dynamodb.types import TypeDeserializer
+
+    items = aws.dynamodb.query(
+        TableName=aws.decisions_table,
+        KeyConditionExpression="#s = :s AND begins_with(sk, :p)",
+        ExpressionAttributeNames={"#s": "service"},
+        ExpressionAttributeValues={":s": {"S": service}, ":p": {"S": "review#"}},
+        ScanIndexForward=False,
+    )["Items"]
+    return list(TypeDeserializer().deserialize(items[0]["unseen"]))

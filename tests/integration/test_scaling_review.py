@@ -1,29 +1,32 @@
 """ReviewFunction on moto: observe and act modes, bounds, missing data, wrong dimensions, fan-out.
 
-moto gaps met here (EMULATOR.md): DescribeScalingActivities is not implemented (the reviewer
-records that it could not see them and judges cooldown from its own records), and
-DescribeScalingPolicies lists no alarms (the reviewer finds them by their actions instead).
+moto gaps met here (EMULATOR.md): DescribeScalingActivities is not implemented, DescribeScalingPolicies
+lists no alarms, and tasks never leave PENDING. ``tests.support.scaling_recorded`` answers those as
+AWS does (a fresh service has no activity; a steady one runs its desired count); the tests that
+need moto's own answers (no alarms listed, activities failing) say so.
 """
 
 from __future__ import annotations
 
 import math
 from collections import Counter
+from datetime import UTC, datetime, timedelta
 
+import boto3
 import pytest
 from boto3.dynamodb.types import TypeDeserializer
 
 from autodeploy import wiring
 from tests.support.events import load_event
 from tests.support.faults import failing
+from tests.support.scaling_recorded import recorded_scaling
 from tools.world import put_cpu, scalable_service
 
 
 @pytest.fixture(autouse=True)
-def scaling_activities_as_the_moto_server_answers(aws):
-    """In-process moto raises NotImplementedError; the moto server answers HTTP 500, as here."""
-    with failing(aws.autoscaling, "DescribeScalingActivities", "InternalFailure", "not implemented", 500, times=10**6):
-        yield
+def recorded(aws):
+    with recorded_scaling(boto3.session.Session(), aws.autoscaling, aws.cloudwatch, aws.ecs) as answers:
+        yield answers
 
 
 def decisions(aws, service: str) -> list[dict]:
@@ -67,7 +70,7 @@ def test_observe_records_scale_out_next_to_the_native_plus_one_and_changes_nothi
         "no scale-in path: no policy lowers the desired count, so the service never shrinks after a peak"
         in record["findings"]
     )
-    assert record["unseen"][0].startswith("scaling activities (DescribeScalingActivities did not answer)")
+    assert record["unseen"] == []
     assert record["inputs"]["cpu_recent"] == [96, 96, 96]
     assert "expires_at" in record
     assert desired(aws, service) == 2
@@ -84,8 +87,9 @@ def test_act_mode_applies_within_bounds_once_per_cooldown(aws, invoke_review):
     assert desired(aws, service) == 4
     newest, oldest = decisions(aws, service)
     assert oldest["applied"] is True
-    assert newest["applied"] is False
-    assert newest["not_applied_because"].startswith("this reviewer changed the desired count at")
+    # Every CPU point predates the change: the second review waits for what 4 tasks carry.
+    assert (newest["decision"], newest["applied"]) == ("HOLD", False)
+    assert "no point since the last change" in newest["reason"]
     assert second["reviewed"][0]["applied"] is False
 
 
@@ -99,7 +103,7 @@ def test_at_max_it_holds_and_says_so(aws, invoke_review):
 
     [record] = decisions(aws, service)
     assert (record["decision"], record["recommended_count"], record["applied"]) == ("HOLD", 8, False)
-    assert record["reason"] == "holding at MaxCapacity (8) although CPU is 96% against a target of 48%"
+    assert record["reason"] == "holding at MaxCapacity (8) although CPUUtilization 96 against a target of 48"
     assert record["native"]["why"].endswith("but the service is at its MaxCapacity (8)")
 
 
@@ -196,6 +200,7 @@ def test_a_scheduled_review_batches_every_call(aws, invoke_review, services):
     per_cluster = math.ceil(services / clusters)
     assert calls["ecs.DescribeServices"] == clusters * math.ceil(per_cluster / 10)
     assert calls["application-auto-scaling.DescribeScalableTargets"] == math.ceil(services / 50)
+    assert calls["application-auto-scaling.DescribeScalingActivities"] == services  # per ResourceId, as AWS reads them
     assert calls["cloudwatch.GetMetricData"] == math.ceil(2 * services / 500)
     assert calls["dynamodb.BatchGetItem"] == math.ceil(services / 100)
     assert calls["dynamodb.BatchWriteItem"] == math.ceil(2 * services / 25)
@@ -227,3 +232,250 @@ def test_cli_shows_decisions_as_a_table_and_draws_the_timeline(aws, invoke_revie
     assert cli.main(["timeline", "prod/web", "--out", str(out)]) == 0
     assert capsys.readouterr().out.strip() == f"wrote {out} (2 reviews)"
     assert out.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+# --- Where moto is silent: AWS's recorded answers (tests.support.scaling_recorded) ---------------
+
+WEB = "service/prod/web"
+
+
+def test_a_native_activity_in_cooldown_as_aws_records_it(aws, invoke_review, recorded):
+    """botocore examples-1.json (DescribeScalingActivities): ECS activities say "Setting desired count
+    to N." with Cause "monitor alarm <name> in state ALARM triggered policy <policy>"; the change is
+    derived from consecutive counts and the cooldown runs from EndTime."""
+    service = scalable_service(aws.ecs, aws.autoscaling, aws.cloudwatch, "prod", "web", desired=3, review="act")
+    busy(aws)
+    now = datetime.now(UTC)
+    cause = "monitor alarm web-cpu-high in state ALARM triggered policy web-scale-out"
+    recorded.activity(WEB, 2, now - timedelta(minutes=30), now - timedelta(minutes=29), cause)
+    recorded.activity(WEB, 3, now - timedelta(minutes=15), now - timedelta(seconds=90), cause)
+
+    invoke_review(load_event("review-schedule.json"))
+
+    [record] = decisions(aws, service)
+    assert record["native"]["adjustment"] == 0
+    assert record["native"]["why"].endswith("but the last scale-out (+1) is still in its cooldown")
+    assert record["unseen"] == []
+    assert "DescribeScalingActivities" in recorded.served
+    assert desired(aws, service) == 3  # act mode waits for the native cooldown
+
+
+def test_activities_are_read_per_service_and_the_unreadable_one_is_said(aws, invoke_review, recorded):
+    web = scalable_service(aws.ecs, aws.autoscaling, aws.cloudwatch, "prod", "web")
+    api = scalable_service(aws.ecs, aws.autoscaling, aws.cloudwatch, "prod", "api")
+    now = datetime.now(UTC)
+    recorded.activity(WEB, 3, now - timedelta(minutes=3), now - timedelta(minutes=2), "manual", description="?")
+    # api: one activity before the 20-minute horizon, 60 within it: the reader pages back (50 a page)
+    # until one predates the horizon, which gives the count before the oldest that matters.
+    recorded.activity("service/prod/api", 2, now - timedelta(minutes=40), now - timedelta(minutes=39), "scheduled")
+    for m in range(60):
+        start = now - timedelta(seconds=900 - 15 * m)
+        recorded.activity("service/prod/api", 2 + m % 2, start, start + timedelta(seconds=10), "scheduled")
+
+    invoke_review(load_event("review-schedule.json"))
+
+    [web_record] = decisions(aws, web)
+    assert web_record["unseen"] == [
+        f"scaling activity {recorded.activities[WEB][0]['ActivityId']} at "
+        f"{(now - timedelta(minutes=2)):%H:%M:%S}: description not understood ('?')"
+    ]
+    [api_record] = decisions(aws, api)
+    assert api_record["unseen"] == []
+    assert recorded.served.count("DescribeScalingActivities") == 3  # web: 1 page; api: 2 pages
+
+
+def test_activities_that_fail_blind_only_their_service(aws, invoke_review):
+    """The moto server answers DescribeScalingActivities with HTTP 500 (EMULATOR.md): recorded per service."""
+    web = scalable_service(aws.ecs, aws.autoscaling, aws.cloudwatch, "prod", "web")
+    api = scalable_service(aws.ecs, aws.autoscaling, aws.cloudwatch, "prod", "api")
+    with failing(
+        aws.autoscaling, "DescribeScalingActivities", "AccessDeniedException", "not authorized", 400,
+        when=lambda params: "service/prod/web" in str(params.get("body")),
+    ):  # fmt: skip
+        result = invoke_review(load_event("review-schedule.json"))
+
+    assert len(result["reviewed"]) == 2
+    [web_record] = decisions(aws, web)
+    assert web_record["unseen"][0].startswith(
+        "scaling activities: describing the scaling activities of service/prod/web"
+    )
+    assert "AccessDeniedException" in web_record["unseen"][0]
+    assert decisions(aws, api)[0]["unseen"] == []
+
+
+def test_a_permanent_error_never_escapes_the_handler(aws, invoke_review):
+    """AccessDenied cannot be fixed by a retry: every service gets a record saying what it could not see."""
+    service = scalable_service(aws.ecs, aws.autoscaling, aws.cloudwatch, "prod", "web", review="act")
+    busy(aws)
+    with failing(aws.autoscaling, "DescribeScalableTargets", "AccessDeniedException", "not authorized", 400):
+        result = invoke_review(load_event("review-schedule.json"))
+
+    [record] = decisions(aws, service)
+    assert record["unseen"][0].startswith("scalable targets: describing scalable targets: AccessDeniedException")
+    assert (record["decision"], record["applied"]) == ("HOLD", False)
+    assert record["reason"] == "holding: its scalable target could not be read to act within"
+    assert not any(f.startswith("no scalable target") for f in record["findings"])
+    assert result["errors"] == []
+
+
+def test_an_alarm_name_past_cloudwatchs_limit_is_an_error_in_the_report(aws, invoke_review):
+    """AlarmName is at most 255 characters (botocore model, DescribeAlarms.AlarmNames); botocore does
+    not check lengths, AWS refuses with ValidationError; no retry can fix that, so the handler
+    reports it and returns."""
+    event = load_event("cloudwatch-alarm-state-change.json")
+    event["detail"]["alarmName"] = "x" * 300
+
+    result = invoke_review(event)
+
+    assert result["reviewed"] == []
+    assert result["errors"] == [f"alarm {'x' * 40}...: name longer than CloudWatch's 255 characters"]
+
+
+def test_an_alarm_aws_refuses_blinds_only_its_service(aws, invoke_review):
+    """DescribeAlarms refusing a batch (ValidationError, as AWS answers a bad name) is retried one
+    service at a time, so only the service whose alarm is refused loses its alarms."""
+    web = scalable_service(aws.ecs, aws.autoscaling, aws.cloudwatch, "prod", "web")
+    api = scalable_service(aws.ecs, aws.autoscaling, aws.cloudwatch, "prod", "api")
+    refused = "1 validation error detected: Value at 'alarmNames.member.1' failed to satisfy constraint"
+    with failing(
+        aws.cloudwatch, "DescribeAlarms", "ValidationError", refused, 400, times=2,
+        when=lambda params: "api-cpu-high" in str(params.get("body")),
+    ):  # fmt: skip
+        invoke_review(load_event("review-schedule.json"))
+
+    [api_record] = decisions(aws, api)
+    assert api_record["unseen"] == [f"alarms: describing alarms: ValidationError: {refused}"]
+    assert api_record["alarms"] == {}
+    [web_record] = decisions(aws, web)
+    assert (web_record["unseen"], web_record["alarms"]) == ([], {"web-cpu-high": "OK"})
+
+
+def test_a_percentile_alarm_is_read_with_its_statistic(aws, invoke_review, recorded):
+    """moto computes no percentiles (EMULATOR.md); AWS answers GetMetricData with Stat p90 like any
+    statistic (GetMetricData API reference, MetricStat.Stat)."""
+    service = scalable_service(aws.ecs, aws.autoscaling, aws.cloudwatch, "prod", "web", desired=2)
+    policy = aws.autoscaling.describe_scaling_policies(ServiceNamespace="ecs")["ScalingPolicies"][0]["PolicyARN"]
+    aws.cloudwatch.put_metric_alarm(
+        AlarmName="web-latency-p90", Namespace="AWS/ApplicationELB", MetricName="TargetResponseTime",
+        Dimensions=[{"Name": "TargetGroup", "Value": "targetgroup/web/0123456789abcdef"}],
+        ExtendedStatistic="p90", Period=60, EvaluationPeriods=3, Threshold=0.5,
+        ComparisonOperator="GreaterThanThreshold", AlarmActions=[policy],
+    )  # fmt: skip
+    aws.cloudwatch.set_alarm_state(AlarmName="web-latency-p90", StateValue="ALARM", StateReason="slow")
+    put_cpu(aws.cloudwatch, "prod", "web", [30.0] * 15)
+    now = datetime.now(UTC).replace(second=0, microsecond=0)
+    recorded.series["TargetResponseTime/p90"] = [(now - timedelta(minutes=3 - i), 1.2) for i in range(3)]
+
+    invoke_review(load_event("review-schedule.json"))
+
+    [record] = decisions(aws, service)
+    assert record["native"]["alarm"] == "web-latency-p90"
+    assert record["native"]["why"].startswith("average 1.2 vs threshold 0.5: step [0, +inf) -> +1")
+    # 2 tasks at a p90 of 1.2 s against 80% of 0.5 s need 6.
+    assert (record["decision"], record["recommended_count"]) == ("SCALE_OUT", 6)
+
+
+def test_a_metric_math_alarm_is_evaluated_through_its_expression(aws, invoke_review, recorded):
+    """moto evaluates no metric math (EMULATOR.md); the alarm's Metrics go to GetMetricData as they are
+    (PutMetricAlarm API reference, Metrics: MetricDataQuery)."""
+    service = scalable_service(aws.ecs, aws.autoscaling, aws.cloudwatch, "prod", "web", desired=2)
+    policy = aws.autoscaling.describe_scaling_policies(ServiceNamespace="ecs")["ScalingPolicies"][0]["PolicyARN"]
+    errors = {"Namespace": "AWS/ApplicationELB", "MetricName": "HTTPCode_Target_5XX_Count", "Dimensions": []}
+    requests = {"Namespace": "AWS/ApplicationELB", "MetricName": "RequestCount", "Dimensions": []}
+    aws.cloudwatch.put_metric_alarm(
+        AlarmName="web-error-rate", EvaluationPeriods=3, Threshold=5, ComparisonOperator="GreaterThanThreshold",
+        AlarmActions=[policy],
+        Metrics=[
+            {"Id": "e1", "Expression": "100 * m1 / m2", "Label": "error rate", "ReturnData": True},
+            {"Id": "m1", "MetricStat": {"Metric": errors, "Period": 60, "Stat": "Sum"}, "ReturnData": False},
+            {"Id": "m2", "MetricStat": {"Metric": requests, "Period": 60, "Stat": "Sum"}, "ReturnData": False},
+        ],
+    )  # fmt: skip
+    aws.cloudwatch.set_alarm_state(AlarmName="web-error-rate", StateValue="ALARM", StateReason="errors")
+    put_cpu(aws.cloudwatch, "prod", "web", [30.0] * 15)
+    now = datetime.now(UTC).replace(second=0, microsecond=0)
+    recorded.series["100 * m1 / m2"] = [(now - timedelta(minutes=3 - i), 12.0) for i in range(3)]
+
+    invoke_review(load_event("review-schedule.json"))
+
+    [record] = decisions(aws, service)
+    assert record["native"]["alarm"] == "web-error-rate"
+    assert record["native"]["why"].startswith("average 12 vs threshold 5")
+    assert "e1 (web-error-rate)" in record["inputs"]["signals"]
+
+
+def test_a_target_tracking_policy_is_matched_by_its_alarms_and_act_mode_stands_down(aws, invoke_review):
+    service = scalable_service(aws.ecs, aws.autoscaling, aws.cloudwatch, "prod", "web", desired=2, review="act")
+    aws.autoscaling.put_scaling_policy(
+        PolicyName="web-cpu-tracking", ServiceNamespace="ecs", ResourceId=WEB,
+        ScalableDimension="ecs:service:DesiredCount", PolicyType="TargetTrackingScaling",
+        TargetTrackingScalingPolicyConfiguration={
+            "TargetValue": 40.0,
+            "PredefinedMetricSpecification": {"PredefinedMetricType": "ECSServiceAverageCPUUtilization"},
+        },
+    )  # fmt: skip
+    busy(aws)
+
+    invoke_review(load_event("review-schedule.json"))
+
+    [record] = decisions(aws, service)
+    # The tracking policy's own target (40%), not 80% of the step alarm's threshold: 2 x 96 / 40 -> 5.
+    assert (record["decision"], record["recommended_count"], record["applied"]) == ("SCALE_OUT", 5, False)
+    assert record["not_applied_because"] == (
+        "target-tracking policy web-cpu-tracking manages the desired count: act mode stands down"
+    )
+    assert desired(aws, service) == 2
+
+
+def test_a_scheduled_change_about_to_run_is_never_worked_against(aws, invoke_review):
+    """DescribeScheduledActions works on moto (EMULATOR.md): a MinCapacity raise due in minutes holds
+    a scale-in that would go below it."""
+    service = scalable_service(aws.ecs, aws.autoscaling, aws.cloudwatch, "prod", "web", desired=6, review="act")
+    put_cpu(aws.cloudwatch, "prod", "web", [5.0] * 15)
+    soon = datetime.now(UTC) + timedelta(minutes=10)
+    aws.autoscaling.put_scheduled_action(
+        ServiceNamespace="ecs", ScheduledActionName="morning", ResourceId=WEB,
+        ScalableDimension="ecs:service:DesiredCount", Schedule=f"at({soon:%Y-%m-%dT%H:%M:%S})",
+        ScalableTargetAction={"MinCapacity": 6, "MaxCapacity": 8},
+    )  # fmt: skip
+
+    invoke_review(load_event("review-schedule.json"))
+
+    [record] = decisions(aws, service)
+    assert (record["decision"], record["applied"]) == ("HOLD", False)
+    assert record["reason"].startswith(f"holding: scheduled action morning at {soon:%H:%M} sets MinCapacity to 6")
+    assert desired(aws, service) == 6
+
+
+def test_an_anomaly_detection_alarm_compares_with_its_band(aws, invoke_review, recorded):
+    """An anomaly-detection alarm has no Threshold: it compares its metric with the band its
+    ThresholdMetricId names (PutMetricAlarm API reference); moto computes no band, so the band and
+    the metric come as AWS would return them from GetMetricData."""
+    service = scalable_service(aws.ecs, aws.autoscaling, aws.cloudwatch, "prod", "web", desired=2)
+    policy = aws.autoscaling.describe_scaling_policies(ServiceNamespace="ecs")["ScalingPolicies"][0]["PolicyARN"]
+    requests = {"Namespace": "AWS/ApplicationELB", "MetricName": "RequestCount", "Dimensions": []}
+    aws.cloudwatch.put_metric_alarm(
+        AlarmName="web-requests-anomaly", EvaluationPeriods=3, ThresholdMetricId="ad1",
+        ComparisonOperator="GreaterThanUpperThreshold", AlarmActions=[policy],
+        Metrics=[
+            {"Id": "m1", "MetricStat": {"Metric": requests, "Period": 60, "Stat": "Sum"}, "ReturnData": True},
+            {"Id": "ad1", "Expression": "ANOMALY_DETECTION_BAND(m1, 2)", "ReturnData": True},
+        ],
+    )  # fmt: skip
+    aws.cloudwatch.set_alarm_state(AlarmName="web-requests-anomaly", StateValue="ALARM", StateReason="surge")
+    put_cpu(aws.cloudwatch, "prod", "web", [30.0] * 15)
+    now = datetime.now(UTC).replace(second=0, microsecond=0)
+    aws.cloudwatch.put_metric_data(
+        Namespace="AWS/ApplicationELB",
+        MetricData=[
+            {"MetricName": "RequestCount", "Timestamp": now - timedelta(minutes=3 - i), "Value": 3000.0}
+            for i in range(3)
+        ],
+    )  # the plain metric: moto answers it
+    recorded.series["ANOMALY_DETECTION_BAND(m1, 2)"] = [(now - timedelta(minutes=3 - i), 1000.0) for i in range(3)]
+
+    invoke_review(load_event("review-schedule.json"))
+
+    [record] = decisions(aws, service)
+    assert record["native"]["alarm"] == "web-requests-anomaly"
+    assert record["native"]["why"].startswith("average 3000 vs threshold 1000: step [0, +inf) -> +1")

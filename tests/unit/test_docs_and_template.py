@@ -99,3 +99,11 @@ def test_every_function_is_python313_on_arm64_with_the_layer():
     for function in functions:
         assert function["Metadata"]["BuildMethod"] == "makefile"
         assert Path(ROOT / function["Properties"]["CodeUri"] / "Makefile").is_file()
+
+
+def test_review_function_errors_alarm_next_to_the_deployers():
+    resources = load_template()["Resources"]
+    review, deploy = resources["ReviewErrorsAlarm"]["Properties"], resources["DeployErrorsAlarm"]["Properties"]
+    assert review["Dimensions"] == [{"Name": "FunctionName", "Value": {"Ref": "ReviewFunction"}}]
+    same = ("Namespace", "MetricName", "Statistic", "Threshold", "ComparisonOperator", "AlarmActions")
+    assert {k: review[k] for k in same} == {k: deploy[k] for k in same}

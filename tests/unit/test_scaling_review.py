@@ -5,19 +5,27 @@ from __future__ import annotations
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
-from autodeploy.scaling.review import (
+from autodeploy.scaling.models import (
     AlarmView,
+    Datapoint,
     Decision,
     PastDecision,
     PolicyView,
     ReviewInputs,
     ReviewMode,
     ScalableTargetView,
-    review,
 )
+from autodeploy.scaling.review import review
 from autodeploy.scaling.step_policy import AdjustmentType, ScalingActivity, Step, StepPolicy
 
 NOW = datetime(2026, 11, 26, 12, tzinfo=UTC)
+
+
+def per_minute(values, end=NOW - timedelta(minutes=1)):
+    """Points one minute apart, the last at ``end`` (GetMetricData labels a period by its start)."""
+    return tuple(Datapoint(end - timedelta(minutes=len(values) - 1 - i), v) for i, v in enumerate(values))
+
+
 POLICY_ARN = (
     "arn:aws:autoscaling:us-east-1:123456789012:scalingPolicy:x:resource/ecs/service/prod/web:policyName/web-out"
 )
@@ -37,12 +45,13 @@ def alarm(state="ALARM", datapoints=(80.0,) * 5, dimensions=None, **kwargs) -> A
         "period": 60,
         "evaluation_periods": 5,
         "actions": (POLICY_ARN,),
-        "datapoints": datapoints,
+        "datapoints": per_minute(datapoints),
     }
     return AlarmView(**(values | kwargs))
 
 
 def inputs(cpu=(80.0,) * 15, desired=2, **kwargs) -> ReviewInputs:
+    cpu = per_minute(cpu)
     values = {
         "service_arn": "arn:aws:ecs:us-east-1:123456789012:service/prod/web",
         "cluster": "prod",
@@ -68,20 +77,24 @@ def test_scales_out_in_proportion_to_the_load_next_to_the_native_plus_one():
     assert decision.native["adjustment"] == 1
     assert decision.native["new_desired"] == 3
     assert decision.diverges
-    assert decision.reason.startswith("CPU 96% against a target of 48%: 4 tasks can carry this load (native: +1)")
+    assert decision.reason == (
+        "CPUUtilization 96 against a target of 48 on 2 running: 4 tasks can carry this load (native: +1)"
+    )
 
 
 def test_the_recommendation_stays_within_max_and_holds_at_max():
     assert review(inputs(cpu=(99.0,) * 15, desired=8)).recommended_count == 10
     at_max = review(inputs(cpu=(99.0,) * 15, desired=10))
     assert (at_max.decision, at_max.recommended_count) == (Decision.HOLD, 10)
-    assert "at MaxCapacity (10) with CPU at 99%" in " ".join(at_max.findings)
+    assert "at MaxCapacity (10) with CPUUtilization 99 against a target of 48" in " ".join(at_max.findings)
     assert at_max.act_blocked == "at MaxCapacity"
 
 
-def test_scales_in_when_the_service_stayed_well_under_the_target():
+def test_scales_in_when_the_service_stayed_under_the_target_at_most_half_at_once():
     decision = review(inputs(cpu=(10.0,) * 15, desired=6, alarms=(alarm(state="OK", datapoints=(10.0,) * 5),)))
-    assert (decision.decision, decision.recommended_count) == (Decision.SCALE_IN, 2)
+    # 6 tasks at 10% of a 48% target need 2, but one review removes at most 50% of the tasks.
+    assert (decision.decision, decision.recommended_count) == (Decision.SCALE_IN, 3)
+    assert "(rate-limited)" in decision.reason
     assert "no scale-in path" in " ".join(decision.findings)
     assert decision.native["adjustment"] == 0
 
@@ -91,9 +104,12 @@ def test_never_scales_in_below_min():
     assert decision.decision is Decision.HOLD
 
 
-def test_one_low_minute_is_not_enough_to_scale_in():
-    decision = review(inputs(cpu=(10.0,) * 14 + (40.0,), desired=6, alarms=(alarm(state="OK"),)))
-    assert decision.decision is Decision.HOLD
+def test_scale_in_goes_to_the_highest_need_over_the_stabilization_window():
+    decision = review(inputs(cpu=(10.0,) * 8 + (40.0,) + (10.0,) * 6, desired=6, alarms=(alarm(state="OK"),)))
+    # The 40% minute, 7 minutes ago, is inside the 10-minute window: 6 x 40 / 48 -> 5 tasks.
+    assert (decision.decision, decision.recommended_count) == (Decision.SCALE_IN, 5)
+    older = review(inputs(cpu=(40.0,) + (10.0,) * 14, desired=4, alarms=(alarm(state="OK"),)))
+    assert (older.decision, older.recommended_count) == (Decision.SCALE_IN, 2)
 
 
 def test_holds_on_missing_data_and_never_acts_on_it():
@@ -121,7 +137,8 @@ def test_finds_the_slow_one_task_per_cooldown_policy():
 
 
 def test_flags_useless_scale_out_when_tasks_cannot_be_placed():
-    events = ("(service web) was unable to place a task because no container instance met all of its requirements.",)
+    message = "(service web) was unable to place a task because no container instance met all of its requirements."
+    events = ((NOW - timedelta(minutes=2), message),)
     decision = review(inputs(cpu=(95.0,) * 15, desired=4, pending=3, service_events=events))
     assert (decision.decision, decision.act_blocked) == (Decision.HOLD, "tasks cannot be placed")
     assert decision.findings[-1].startswith("3 tasks PENDING: the cluster has no room for them")
@@ -140,7 +157,7 @@ def test_act_mode_is_blocked_during_a_native_cooldown():
     recent = (ScalingActivity(NOW - timedelta(seconds=100), change=1, cooldown_seconds=300),)
     decision = review(inputs(cpu=(96.0,) * 15, desired=3, activities=recent))
     assert decision.decision is Decision.SCALE_OUT
-    assert decision.act_blocked == "a native scaling activity at 11:58:20 is still in its 300s cooldown"
+    assert decision.act_blocked == "a native scaling activity ended at 11:58:20 is still in its 300s cooldown"
 
 
 def test_when_activities_are_not_visible_cooldown_comes_from_own_records():
@@ -153,7 +170,7 @@ def test_when_activities_are_not_visible_cooldown_comes_from_own_records():
 def test_holds_within_the_band():
     decision = review(inputs(cpu=(45.0,) * 15, desired=3, alarms=(alarm(state="OK"),)))
     assert decision.decision is Decision.HOLD
-    assert decision.reason == "CPU 45% is within the band around the 48% target"
+    assert decision.reason == "CPUUtilization 45 is within 10% of its target 48"
 
 
 def test_without_a_scalable_target_it_only_reports():

@@ -15,7 +15,7 @@ from autodeploy.records import Status
 if TYPE_CHECKING:  # each function imports only the use case it runs
     from autodeploy.deploy import DeployReport
     from autodeploy.reconcile import ReconcileReport
-    from autodeploy.scaling_review import ReviewReport
+    from autodeploy.scaling.reviewer import ReviewReport
     from autodeploy.tracking import TrackResult
 
 logger = Logger()

@@ -1,5 +1,6 @@
-"""Draw a service's scaling timeline (PNG) from its decision records: desired and recommended
-counts, CPU, alarm states and decisions. For the `autodeploy timeline` command; needs matplotlib,
+"""Draw a service's scaling timeline (PNG) from its decision records: desired, recommended and
+native counts with the decisions on one panel, each metric that drives the scaling on its own
+panel with its target, and the alarm states. For the `autodeploy timeline` command; needs matplotlib,
 which the Lambda layer does not ship (no function imports this module)."""
 
 from __future__ import annotations
@@ -27,9 +28,16 @@ def draw(records: Sequence[dict[str, Any]], title: str, path: Path) -> Path:
         raise ValueError("no decision records to draw")
     ordered = sorted(records, key=lambda r: str(r["reviewed_at"]))
     times = [datetime.fromisoformat(str(r["reviewed_at"])) for r in ordered]
-    figure, (counts, alarms) = plt.subplots(
-        2, 1, figsize=(11, 6), sharex=True, gridspec_kw={"height_ratios": [4, 1]}, constrained_layout=True
+    metrics = _metric_names(ordered)
+    figure, axes = plt.subplots(
+        2 + len(metrics),
+        1,
+        figsize=(11, 5 + 1.8 * len(metrics)),
+        sharex=True,
+        gridspec_kw={"height_ratios": [4, *([2] * len(metrics)), 1]},
+        constrained_layout=True,
     )
+    counts, alarms = axes[0], axes[-1]
     counts.step(times, [int(r["current_count"]) for r in ordered], where="post", label="desired count", color="black")
     counts.step(
         times,
@@ -38,28 +46,31 @@ def draw(records: Sequence[dict[str, Any]], title: str, path: Path) -> Path:
         label="recommended",
         color="tab:purple",
         linestyle="--",
+        linewidth=2,
+        zorder=4,
     )
     native = [int(r.get("native", {}).get("new_desired", r["current_count"])) for r in ordered]
-    counts.step(times, native, where="post", label="native policy", color="tab:olive", linestyle=":")
+    counts.step(times, native, where="post", label="native (as AWS would set it)", color="tab:olive", linestyle=":")
     for decision, (marker, color) in _DECISION_MARKERS.items():
         picked = [
             (t, int(r["recommended_count"])) for t, r in zip(times, ordered, strict=True) if r["decision"] == decision
         ]
         if picked:
             counts.scatter(
-                [p[0] for p in picked], [p[1] for p in picked], marker=marker, color=color, label=decision, zorder=3
+                [p[0] for p in picked], [p[1] for p in picked], marker=marker, color=color, label=decision, zorder=5
             )
     counts.set_ylabel("tasks")
     counts.yaxis.set_major_locator(MaxNLocator(integer=True))
     counts.set_title(title)
-    cpu_axis = counts.twinx()
-    cpu = [_last_cpu(r) for r in ordered]
-    cpu_axis.step(times, cpu, where="post", color="tab:cyan", label="CPU % (latest minute)")
-    cpu_axis.set_ylabel("CPU %")
-    cpu_axis.set_ylim(0, 100)
-    handles, labels = counts.get_legend_handles_labels()
-    cpu_handles, cpu_labels = cpu_axis.get_legend_handles_labels()
-    figure.legend(handles + cpu_handles, labels + cpu_labels, loc="outside lower center", ncol=7, fontsize="small")
+    counts.legend(loc="upper left", ncol=6, fontsize="small")
+    for axis, name in zip(axes[1:-1], metrics, strict=True):
+        # Each metric that drives a policy on its own axis, with the target the recommendation holds it at.
+        values = [_latest(r, name) for r in ordered]
+        targets = [_target(r, name) for r in ordered]
+        axis.step(times, values, where="post", color="tab:cyan", label=name)
+        axis.step(times, targets, where="post", color="tab:gray", linestyle="--", label="target")
+        axis.set_ylabel(name if len(name) < 24 else name[:22] + "...", fontsize="small")
+        axis.legend(loc="upper left", fontsize="small")
     names = sorted({name for r in ordered for name in r.get("alarms", {})})
     for row, name in enumerate(names):
         colors = [_ALARM_COLORS.get(r.get("alarms", {}).get(name, ""), "white") for r in ordered]
@@ -72,6 +83,23 @@ def draw(records: Sequence[dict[str, Any]], title: str, path: Path) -> Path:
     return path
 
 
-def _last_cpu(record: dict[str, Any]) -> float | None:
-    recent = record.get("inputs", {}).get("cpu_recent") or []
+def _metric_names(records: Sequence[dict[str, Any]]) -> list[str]:
+    names: dict[str, None] = {}
+    for record in records:
+        names |= dict.fromkeys(record.get("inputs", {}).get("signals", {}))
+    if not names and any(r.get("inputs", {}).get("cpu_recent") for r in records):
+        names["CPUUtilization"] = None  # records written before signals were recorded
+    return list(names)
+
+
+def _latest(record: dict[str, Any], name: str) -> float | None:
+    facts = record.get("inputs", {})
+    recent = facts.get("signals", {}).get(name, {}).get("recent") or (
+        facts.get("cpu_recent") if name == "CPUUtilization" else None
+    )
     return float(recent[-1]) if recent else None
+
+
+def _target(record: dict[str, Any], name: str) -> float | None:
+    target = record.get("inputs", {}).get("signals", {}).get(name, {}).get("target")
+    return float(target) if target is not None else None

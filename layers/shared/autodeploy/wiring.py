@@ -14,7 +14,7 @@ from autodeploy.config import DeploySettings
 if TYPE_CHECKING:
     from autodeploy.deploy import DeployOnPush
     from autodeploy.reconcile import Reconcile
-    from autodeploy.scaling_review import ReviewScaling
+    from autodeploy.scaling.reviewer import ReviewScaling
     from autodeploy.tracking import TrackRollouts
 
 
@@ -96,7 +96,7 @@ def review_scaling() -> ReviewScaling:
     from autodeploy.adapters.discovery import reviewed_services
     from autodeploy.adapters.ecs import EcsServices
     from autodeploy.config import ReviewSettingsFromEnv
-    from autodeploy.scaling_review import ReviewScaling
+    from autodeploy.scaling.reviewer import ReviewScaling
 
     config, clients = ReviewSettingsFromEnv.from_environ(), aws_clients()
     return ReviewScaling(

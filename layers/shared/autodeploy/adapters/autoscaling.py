@@ -1,18 +1,18 @@
-"""Application Auto Scaling: scalable targets, step policies and recent activities of ECS services."""
+"""Application Auto Scaling: scalable targets, policies, scaling activities and scheduled actions of
+ECS services, read as AWS writes them."""
 
 from __future__ import annotations
 
 import re
 from collections import defaultdict
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from datetime import datetime
 from typing import TYPE_CHECKING, Any, Final
 
-from botocore.exceptions import BotoCoreError, ClientError
-
-from autodeploy.adapters.aws import aws_call, translate
-from autodeploy.scaling.review import PolicyView, ScalableTargetView
-from autodeploy.scaling.step_policy import AdjustmentType, ScalingActivity, Step, StepPolicy
+from autodeploy.adapters.aws import aws_call
+from autodeploy.scaling.models import PastDecision, PolicyView, ScalableTargetView, TargetTracking
+from autodeploy.scaling.step_policy import DEFAULT_COOLDOWN_SECONDS, AdjustmentType, ScalingActivity, Step, StepPolicy
 
 if TYPE_CHECKING:
     from mypy_boto3_application_autoscaling import ApplicationAutoScalingClient
@@ -20,8 +20,10 @@ if TYPE_CHECKING:
 NAMESPACE: Final = "ecs"
 DIMENSION: Final = "ecs:service:DesiredCount"
 _TARGETS_BATCH = 50  # DescribeScalableTargets takes at most 50 resource ids
-_CHANGE = re.compile(r"from (\d+) to (\d+)")
-_POLICY = re.compile(r"triggered policy (\S+)")
+# How AWS writes an ECS service's activity (botocore examples-1.json, DescribeScalingActivities):
+# Description "Setting desired count to 1.", Cause "monitor alarm X in state ALARM triggered policy Y".
+_DESCRIPTION = re.compile(r"^Setting desired count to (\d+)\.?$")
+_POLICY = re.compile(r"triggered policy (.+)$")
 
 
 @dataclass(frozen=True, slots=True)
@@ -29,6 +31,7 @@ class ServicePolicies:
     views: list[PolicyView]
     alarm_names: list[str]
     alarms_listed: bool  # AWS lists a policy's alarms; moto returns none (EMULATOR.md)
+    tracked_metrics: dict[str, dict[str, Any]] = field(default_factory=dict)  # policy ARN -> metric to read
 
 
 def resource_id(service_arn: str) -> str:
@@ -36,10 +39,20 @@ def resource_id(service_arn: str) -> str:
     return service_arn.split(":", 5)[5]
 
 
-def _step_policy(policy: dict[str, Any]) -> PolicyView:
+def _policy_view(policy: dict[str, Any]) -> PolicyView:
     arn = policy["PolicyARN"]
-    if policy.get("PolicyType") != "StepScaling":
-        return PolicyView(arn, None, kind=str(policy.get("PolicyType", "unknown")))
+    kind = str(policy.get("PolicyType", "unknown"))
+    if kind == "TargetTrackingScaling":
+        config = policy.get("TargetTrackingScalingPolicyConfiguration", {})
+        predefined = config.get("PredefinedMetricSpecification", {}).get("PredefinedMetricType")
+        custom = config.get("CustomizedMetricSpecification", {})
+        metric = predefined or f"{custom.get('Namespace', '')}/{custom.get('MetricName', 'metric math')}"
+        tracking = TargetTracking(
+            policy["PolicyName"], metric, float(config.get("TargetValue", 0)), bool(config.get("DisableScaleIn"))
+        )
+        return PolicyView(arn, None, kind=kind, tracking=tracking)
+    if kind != "StepScaling":
+        return PolicyView(arn, None, kind=kind)
     config = policy.get("StepScalingPolicyConfiguration", {})
     steps = tuple(
         Step(
@@ -55,11 +68,105 @@ def _step_policy(policy: dict[str, Any]) -> PolicyView:
             name=policy["PolicyName"],
             adjustment_type=AdjustmentType(config.get("AdjustmentType", "ChangeInCapacity")),
             steps=steps,
-            cooldown_seconds=int(config.get("Cooldown", 0)),
+            cooldown_seconds=int(config.get("Cooldown", DEFAULT_COOLDOWN_SECONDS)),
             aggregation=config.get("MetricAggregationType", "Average"),
             min_adjustment_magnitude=config.get("MinAdjustmentMagnitude"),
         ),
     )
+
+
+def tracked_metric(policy: dict[str, Any]) -> dict[str, Any] | None:
+    """The metric a target-tracking policy holds at its target, as a GetMetricData MetricStat.
+
+    Predefined types by the Application Auto Scaling API reference (PredefinedMetricSpecification):
+    ECS service CPU/memory under ClusterName+ServiceName, ALB RequestCountPerTarget under the
+    TargetGroup of the ResourceLabel ``app/<lb>/<id>/targetgroup/<tg>/<id>``, summed per minute.
+    None for a customized metric-math specification (not read).
+    """
+    config = policy.get("TargetTrackingScalingPolicyConfiguration", {})
+    _, cluster, service = policy["ResourceId"].split("/", 2)
+    service_dims = [{"Name": "ClusterName", "Value": cluster}, {"Name": "ServiceName", "Value": service}]
+    predefined = config.get("PredefinedMetricSpecification", {})
+    kind = predefined.get("PredefinedMetricType")
+    if kind in ("ECSServiceAverageCPUUtilization", "ECSServiceAverageMemoryUtilization"):
+        name = "CPUUtilization" if "CPU" in kind else "MemoryUtilization"
+        return {"Metric": {"Namespace": "AWS/ECS", "MetricName": name, "Dimensions": service_dims}, "Stat": "Average"}
+    if kind == "ALBRequestCountPerTarget" and "/targetgroup/" in predefined.get("ResourceLabel", ""):
+        group = "targetgroup/" + predefined["ResourceLabel"].split("/targetgroup/", 1)[1]
+        dims = [{"Name": "TargetGroup", "Value": group}]
+        return {
+            "Metric": {"Namespace": "AWS/ApplicationELB", "MetricName": "RequestCountPerTarget", "Dimensions": dims},
+            "Stat": "Sum",
+        }
+    custom = config.get("CustomizedMetricSpecification", {})
+    if custom.get("MetricName"):
+        metric = {
+            "Namespace": custom["Namespace"],
+            "MetricName": custom["MetricName"],
+            "Dimensions": custom.get("Dimensions", []),
+        }
+        return {"Metric": metric, "Stat": custom.get("Statistic", "Average")}
+    return None
+
+
+@dataclass(frozen=True, slots=True)
+class Activities:
+    """A service's scaling activities, interpreted; what could not be is said, never dropped."""
+
+    changes: list[ScalingActivity]
+    unseen: list[str]
+
+
+def interpret_activities(
+    raw: Sequence[dict[str, Any]],
+    cooldowns: dict[str, int],
+    history: Sequence[PastDecision] = (),
+    since: datetime | None = None,
+) -> Activities:
+    """Changes of the desired count from AWS's activities (any order), as ECS writes them.
+
+    AWS says only the count it set ("Setting desired count to N."): each change is that count
+    minus the one before, from the previous activity, else from this reviewer's last record
+    before it. The cooldown runs from EndTime, with the cooldown of the policy the Cause names.
+    An activity that started before ``since`` only gives its count to the next one.
+    """
+    done = sorted((a for a in raw if a.get("StatusCode") == "Successful"), key=lambda a: a["StartTime"])
+    changes: list[ScalingActivity] = []
+    unseen: list[str] = []
+    previous: int | None = None
+    for activity in done:
+        when = activity.get("EndTime") or activity["StartTime"]
+        found = _DESCRIPTION.match(str(activity.get("Description", "")).strip())
+        if found is None:
+            unseen.append(
+                f"scaling activity {activity.get('ActivityId', '?')} at {when:%H:%M:%S}: "
+                f"description not understood ({str(activity.get('Description', ''))[:80]!r})"
+            )
+            previous = None
+            continue
+        count = int(found.group(1))
+        before = previous if previous is not None else _count_before(history, activity["StartTime"])
+        previous = count
+        if before is None:
+            if since is None or activity["StartTime"] >= since:
+                unseen.append(
+                    f"scaling activity at {when:%H:%M:%S} set the desired count to {count}: "
+                    "the count before it is unknown, so its direction is too"
+                )
+            continue
+        policy = _POLICY.search(str(activity.get("Cause", "")))
+        cooldown = cooldowns.get(policy.group(1).strip(), 0) if policy else 0
+        if count != before:
+            changes.append(ScalingActivity(when, count - before, cooldown))
+    return Activities(changes, unseen)
+
+
+def _count_before(history: Sequence[PastDecision], moment: datetime) -> int | None:
+    seen = [p for p in history if p.at <= moment and p.count is not None]
+    latest = max(seen, key=lambda p: p.at, default=None)
+    if latest is None or latest.count is None:
+        return None
+    return latest.recommended if latest.applied else latest.count
 
 
 class AutoScalingReader:
@@ -96,37 +203,43 @@ class AutoScalingReader:
                         grouped[policy["ResourceId"]].append(dict(policy))
         return {
             rid: ServicePolicies(
-                views=[_step_policy(p) for p in found],
+                views=[_policy_view(p) for p in found],
                 alarm_names=[a["AlarmName"] for p in found for a in p.get("Alarms", [])],
                 alarms_listed=all(p.get("Alarms") for p in found),
+                tracked_metrics={
+                    p["PolicyARN"]: metric
+                    for p in found
+                    if p.get("PolicyType") == "TargetTrackingScaling" and (metric := tracked_metric(p))
+                },
             )
             for rid, found in grouped.items()
         }
 
-    def recent_activities(
-        self, resource_ids: Sequence[str], cooldowns: dict[str, int]
-    ) -> dict[str, list[ScalingActivity]] | None:
-        """Successful recent activities by service; None when the API does not answer (moto)."""
+    def activities(self, resource: str, since: datetime) -> list[dict[str, Any]]:
+        """One service's activities, newest first as AWS lists them, back to the first one before ``since``
+        (which gives the count before the oldest that matters)."""
+        found: list[dict[str, Any]] = []
+        with aws_call(f"describing the scaling activities of {resource}"):
+            pages = self._aas.get_paginator("describe_scaling_activities").paginate(
+                ServiceNamespace=NAMESPACE, ResourceId=resource, ScalableDimension=DIMENSION
+            )
+            for page in pages:
+                for activity in page.get("ScalingActivities", []):
+                    found.append(dict(activity))
+                    if activity["StartTime"] < since:
+                        return found
+        return found
+
+    def scheduled_actions(self, resource_ids: Sequence[str]) -> dict[str, list[dict[str, Any]]]:
+        """The namespace's scheduled actions on these services' desired count: one paginated listing."""
         wanted = set(resource_ids)
-        found: dict[str, list[ScalingActivity]] = defaultdict(list)
-        try:
-            response = self._aas.describe_scaling_activities(ServiceNamespace=NAMESPACE, MaxResults=50)
-        except ClientError as exc:
-            status = int(exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 0))
-            if status >= 500 or "NotImplemented" in str(exc):
-                return None
-            translate(exc, "describing scaling activities")
-        except BotoCoreError as exc:
-            translate(exc, "describing scaling activities")
-        for activity in response.get("ScalingActivities", []):
-            if activity.get("ResourceId") not in wanted or activity.get("StatusCode") != "Successful":
-                continue
-            cause = activity.get("Cause", "")
-            change = _CHANGE.search(cause)
-            policy = _POLICY.search(cause)
-            if change is None:
-                continue
-            delta = int(change.group(2)) - int(change.group(1))
-            cooldown = cooldowns.get(policy.group(1), 0) if policy else 0
-            found[activity["ResourceId"]].append(ScalingActivity(activity["StartTime"], delta, cooldown))
-        return dict(found)
+        grouped: dict[str, list[dict[str, Any]]] = defaultdict(list)
+        with aws_call("describing scheduled actions"):
+            pages = self._aas.get_paginator("describe_scheduled_actions").paginate(
+                ServiceNamespace=NAMESPACE, ScalableDimension=DIMENSION
+            )
+            for page in pages:
+                for action in page.get("ScheduledActions", []):
+                    if action["ResourceId"] in wanted:
+                        grouped[action["ResourceId"]].append(dict(action))
+        return dict(grouped)

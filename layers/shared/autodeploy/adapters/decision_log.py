@@ -18,7 +18,7 @@ from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
 
 from autodeploy.adapters.aws import aws_call
 from autodeploy.errors import RetryableError
-from autodeploy.scaling.review import Decision, PastDecision
+from autodeploy.scaling.models import Decision, PastDecision
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient

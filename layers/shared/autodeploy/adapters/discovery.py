@@ -114,9 +114,9 @@ class TargetDiscovery:
 SCALING_REVIEW_TAG = "autodeploy:scaling-review"
 
 
-def reviewed_services(tagging: ResourceGroupsTaggingAPIClient) -> dict[str, str]:
-    """ECS services tagged for the scaling review, with their mode as tagged (one paginated query)."""
-    found: dict[str, str] = {}
+def reviewed_services(tagging: ResourceGroupsTaggingAPIClient) -> dict[str, dict[str, str]]:
+    """ECS services tagged for the scaling review, with their ``autodeploy:scaling-*`` tags (one paginated query)."""
+    found: dict[str, dict[str, str]] = {}
     with aws_call("finding services tagged for the scaling review"):
         pages = tagging.get_paginator("get_resources").paginate(
             TagFilters=[{"Key": SCALING_REVIEW_TAG}],
@@ -125,6 +125,7 @@ def reviewed_services(tagging: ResourceGroupsTaggingAPIClient) -> dict[str, str]
         )
         for page in pages:
             for resource in page.get("ResourceTagMappingList", []):
-                tags = {t["Key"]: t["Value"] for t in resource.get("Tags", [])}
-                found[resource["ResourceARN"]] = tags.get(SCALING_REVIEW_TAG, "").strip()
+                found[resource["ResourceARN"]] = {
+                    t["Key"]: t["Value"] for t in resource.get("Tags", []) if t["Key"].startswith("autodeploy:scaling-")
+                }
     return found

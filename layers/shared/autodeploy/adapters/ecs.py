@@ -39,6 +39,7 @@ class ServiceState:
     events: tuple[str, ...] = ()  # the latest service event messages, newest first
     circuit_breaker: bool = False  # deploymentConfiguration.deploymentCircuitBreaker.enable
     rollback_on_failure: bool = False  # ... .rollback
+    timed_events: tuple[tuple[datetime, str], ...] = ()  # the same with their createdAt, for recency
 
     @property
     def family(self) -> str:
@@ -109,6 +110,11 @@ class EcsServices:
                         events=tuple(e.get("message", "") for e in service.get("events", [])[:10]),
                         circuit_breaker=bool(breaker.get("enable")),
                         rollback_on_failure=bool(breaker.get("enable") and breaker.get("rollback")),
+                        timed_events=tuple(
+                            (e["createdAt"], e.get("message", ""))
+                            for e in service.get("events", [])[:10]
+                            if "createdAt" in e
+                        ),
                     )
         return states
 

@@ -1,353 +1,270 @@
 """The scaling review: what the native step policy does now, what should happen, and why.
 
 Pure: every input is a model, so each rule has a fast unit test. The reviewer never replaces the
-native policy; it explains it, finds what is wrong with its setup, and (in act mode, within
-bounds) applies its own recommendation.
+native policy; it explains it (``native``), finds what is wrong with its setup (``findings``), and
+recommends a count that act mode may apply within bounds. The recommendation's rules:
+
+- The largest need of every metric that drives the service's scaling (``signals``), each sized
+  from the tasks actually running and the load they carry, never from tasks still starting.
+- No change for a load within ``tolerance`` of its target.
+- Scale-in only to the highest need over the stabilization window, at most
+  ``scale_in_max_percent`` of the tasks at once, never while a scale-out alarm is in ALARM.
+- Scale from zero (where MinCapacity allows zero) when a scale-out alarm fires.
+- Act mode never works against the native setup: it stands down beside a target-tracking policy,
+  in a cooldown, while a direction is suspended, or against a scheduled change about to run.
 """
 
 from __future__ import annotations
 
 import itertools
-import math
-from collections.abc import Sequence
-from dataclasses import dataclass, field
-from datetime import datetime, timedelta
-from enum import StrEnum
+from dataclasses import dataclass
+from datetime import timedelta
 from typing import Any
 
-from autodeploy.scaling.step_policy import NativeOutcome, ScalingActivity, StepPolicy, evaluate
+from autodeploy.scaling.findings import configuration_findings
+from autodeploy.scaling.models import (
+    Decision,
+    ReviewInputs,
+    ReviewSettings,
+    ScalingDecision,
+    values,
+)
+from autodeploy.scaling.native import last_activity, native_shadow
+from autodeploy.scaling.signals import Signal, Signals, driving_signals
 
-ECS_SERVICE_METRICS = frozenset({"CPUUtilization", "MemoryUtilization"})
-SERVICE_DIMENSIONS = frozenset({"ClusterName", "ServiceName"})
-
-
-class Decision(StrEnum):
-    SCALE_OUT = "SCALE_OUT"
-    SCALE_IN = "SCALE_IN"
-    HOLD = "HOLD"
-
-
-class ReviewMode(StrEnum):
-    OBSERVE = "observe"
-    ACT = "act"
-
-
-@dataclass(frozen=True, slots=True)
-class AlarmView:
-    name: str
-    state: str  # OK, ALARM, INSUFFICIENT_DATA
-    namespace: str
-    metric: str
-    dimensions: dict[str, str]
-    statistic: str
-    threshold: float
-    comparison: str
-    period: int
-    evaluation_periods: int
-    actions: tuple[str, ...]
-    datapoints: tuple[float, ...] = ()  # the alarm's own metric, oldest first
-
-    @property
-    def scales_out(self) -> bool:
-        return self.comparison in ("GreaterThanThreshold", "GreaterThanOrEqualToThreshold")
+_ACTIVITIES_UNSEEN = (
+    "scaling activities (DescribeScalingActivities did not answer): cooldown judged from this reviewer's records"
+)
 
 
 @dataclass(frozen=True, slots=True)
-class PolicyView:
-    arn: str
-    policy: StepPolicy | None  # None: not a step policy (target tracking, say)
-    kind: str = "StepScaling"
-
-
-@dataclass(frozen=True, slots=True)
-class ScalableTargetView:
-    minimum: int
-    maximum: int
-    suspended_out: bool = False
-    suspended_in: bool = False
-
-
-@dataclass(frozen=True, slots=True)
-class PastDecision:
-    at: datetime
+class Proposal:
     decision: Decision
-    applied: bool
     recommended: int
-
-
-@dataclass(frozen=True, slots=True)
-class ReviewSettings:
-    target_ratio: float = 0.8  # aim at this share of the scale-out alarm's threshold
-    default_target: float = 50.0  # when no CPU alarm says otherwise
-    scale_in_ratio: float = 0.5  # "well under": every datapoint below this share of the target
-    window_minutes: int = 15
-    flap_window_minutes: int = 60
-    flap_changes: int = 3
-    default_cooldown_seconds: int = 300
-
-
-@dataclass(frozen=True, slots=True)
-class ReviewInputs:
-    service_arn: str
-    cluster: str
-    service: str
-    mode: ReviewMode
-    now: datetime
-    desired: int
-    running: int
-    pending: int
-    cpu: tuple[float, ...]  # the service's CPUUtilization (ClusterName+ServiceName), per minute, oldest first
-    service_events: tuple[str, ...] = ()
-    target: ScalableTargetView | None = None
-    policies: tuple[PolicyView, ...] = ()
-    alarms: tuple[AlarmView, ...] = ()
-    activities: tuple[ScalingActivity, ...] | None = None  # None: not visible
-    history: tuple[PastDecision, ...] = ()
-
-
-@dataclass(frozen=True, slots=True)
-class ScalingDecision:
-    decision: Decision
-    current_count: int
-    recommended_count: int
-    native: dict[str, Any]
     reason: str
-    alarms: dict[str, str]
-    findings: tuple[str, ...]
-    unseen: tuple[str, ...]
-    act_blocked: str | None  # why act mode must not apply it (None: it may)
-    inputs: dict[str, Any] = field(default_factory=dict)
-
-    @property
-    def diverges(self) -> bool:
-        """The native policy and the recommendation disagree on the desired count."""
-        return int(self.native.get("new_desired", self.current_count)) != self.recommended_count
+    blocked: str | None = None  # why act mode must not apply it
 
 
-def configuration_findings(inputs: ReviewInputs) -> list[str]:
-    """What is wrong with the service's scaling setup, in sentences a person can act on."""
-    return _target_findings(inputs) + _alarm_findings(inputs) + _policy_findings(inputs)
-
-
-def _target_findings(inputs: ReviewInputs) -> list[str]:
-    findings = []
-    if inputs.target is None:
-        findings.append("no scalable target: Application Auto Scaling does not manage this service's desired count")
-    else:
-        if inputs.target.suspended_out:
-            findings.append("dynamic scale-out is suspended on the scalable target")
-        if inputs.target.suspended_in:
-            findings.append("dynamic scale-in is suspended on the scalable target")
-    return findings
-
-
-def _alarm_findings(inputs: ReviewInputs) -> list[str]:
-    findings = []
-    for alarm in inputs.alarms:
-        if alarm.namespace == "AWS/ECS" and alarm.metric in ECS_SERVICE_METRICS:
-            keys = set(alarm.dimensions)
-            if keys != SERVICE_DIMENSIONS:
-                findings.append(
-                    f"alarm {alarm.name} can never see data: ECS publishes service {alarm.metric} under the "
-                    f"dimensions ClusterName and ServiceName, the alarm uses {', '.join(sorted(keys)) or 'none'}"
-                )
-            elif alarm.dimensions != {"ClusterName": inputs.cluster, "ServiceName": inputs.service}:
-                findings.append(f"alarm {alarm.name} watches another service ({alarm.dimensions})")
-        if alarm.state == "INSUFFICIENT_DATA":
-            findings.append(f"alarm {alarm.name} is INSUFFICIENT_DATA: its policies cannot act")
-    return findings
-
-
-def _policy_findings(inputs: ReviewInputs) -> list[str]:
-    findings = []
-    steps = [p.policy for p in inputs.policies if p.policy is not None]
-    if steps and not any(s.adjustment < 0 for p in steps for s in p.steps):
-        findings.append(
-            "no scale-in path: no policy lowers the desired count, so the service never shrinks after a peak"
-        )
-    for policy in steps:
-        if (
-            policy.adjustment_type.value == "ChangeInCapacity"
-            and all(s.adjustment <= 1 for s in policy.steps)
-            and any(s.adjustment == 1 for s in policy.steps)
-            and inputs.target is not None
-            and policy.cooldown_seconds >= 120
-        ):
-            room = max(0, inputs.target.maximum - inputs.desired)
-            minutes = room * policy.cooldown_seconds // 60
-            findings.append(
-                f"policy {policy.name} adds one task per {policy.cooldown_seconds}s cooldown: reaching MaxCapacity "
-                f"({inputs.target.maximum}) from {inputs.desired} takes about {minutes} minutes"
-            )
-    for view in inputs.policies:
-        if view.policy is None:
-            findings.append(f"policy {view.arn.rsplit('/', 1)[-1]} is {view.kind}: not shadowed")
-    return findings
-
-
-def native_shadow(inputs: ReviewInputs) -> dict[str, Any]:
-    """What the native step policies do now: the acting one, or why none acts."""
-    if inputs.target is None:
-        return {"adjustment": 0, "new_desired": inputs.desired, "why": "no scalable target"}
-    last = _last_activity(inputs)
-    outcomes: list[tuple[str, str, NativeOutcome]] = []
-    quiet: list[str] = []
-    for view in inputs.policies:
-        if view.policy is None:
-            continue
-        alarms = [a for a in inputs.alarms if view.arn in a.actions]
-        if not alarms:
-            quiet.append(f"{view.policy.name}: no alarm invokes it")
-        for alarm in alarms:
-            if alarm.state != "ALARM":
-                quiet.append(f"{view.policy.name}: alarm {alarm.name} is {alarm.state}")
-                continue
-            datapoints = alarm.datapoints[-max(1, alarm.evaluation_periods) :]
-            outcome = evaluate(
-                view.policy,
-                alarm.threshold,
-                datapoints,
-                inputs.desired,
-                inputs.target.minimum,
-                inputs.target.maximum,
-                inputs.now,
-                last,
-                inputs.target.suspended_out,
-                inputs.target.suspended_in,
-            )
-            outcomes.append((view.policy.name, alarm.name, outcome))
-    acting = [o for o in outcomes if o[2].adjustment != 0]
-    if acting or outcomes:
-        name, alarm_name, outcome = max(acting, key=lambda o: abs(o[2].adjustment)) if acting else outcomes[0]
-        return {"policy": name, "alarm": alarm_name, **outcome.to_item()}
-    why = "; ".join(quiet) if quiet else "no step scaling policy"
-    return {"adjustment": 0, "new_desired": inputs.desired, "why": why}
-
-
-def target_utilization(inputs: ReviewInputs, settings: ReviewSettings) -> float:
-    cpu_out = [a for a in inputs.alarms if a.metric == "CPUUtilization" and a.scales_out]
-    if cpu_out:
-        return min(a.threshold for a in cpu_out) * settings.target_ratio
-    return settings.default_target
-
-
-def review(inputs: ReviewInputs, settings: ReviewSettings = ReviewSettings()) -> ScalingDecision:
+def review(inputs: ReviewInputs, settings: ReviewSettings | None = None) -> ScalingDecision:
+    settings = settings or ReviewSettings()
     findings = configuration_findings(inputs)
-    unseen = (
-        []
-        if inputs.activities is not None
-        else [
-            "scaling activities (DescribeScalingActivities did not answer): "
-            "cooldown judged from this reviewer's records"
-        ]
-    )
+    unseen = list(inputs.unseen)
+    if inputs.activities is None and not any(u.startswith("scaling activities") for u in unseen):
+        unseen.append(_ACTIVITIES_UNSEEN)
     native = native_shadow(inputs)
-    alarms = {a.name: a.state for a in inputs.alarms}
-    current = inputs.desired
-    low, high = (inputs.target.minimum, inputs.target.maximum) if inputs.target else (current, current)
-    target = target_utilization(inputs, settings)
-    window = inputs.cpu[-settings.window_minutes :]
-    recent = window[-3:]
+    signals = driving_signals(inputs, settings)
+    placement = _placement_trouble(inputs, settings)
+    if placement:
+        findings.append(placement)
+    proposal = _recommend(inputs, settings, signals, native, findings, placement)
+    if proposal.decision is not Decision.HOLD:
+        proposal = _guarded(inputs, settings, proposal, findings)
+    low, high = (inputs.target.minimum, inputs.target.maximum) if inputs.target else (inputs.desired, inputs.desired)
     facts: dict[str, Any] = {
-        "desired": current,
+        "desired": inputs.desired,
         "running": inputs.running,
         "pending": inputs.pending,
         "min": low,
         "max": high,
-        "target_utilization": round(target, 1),
-        "cpu_recent": [round(v, 1) for v in recent],
-        "cpu_window_max": round(max(window), 1) if window else None,
-        "datapoints": len(window),
+        "signals": {
+            s.name: {
+                "target": round(s.target, 2),
+                "recent": [round(v, 2) for v in values(s.points)[-3:]],
+                "need": s.need(max(1, inputs.running), s.now()),
+            }
+            for s in signals.usable
+        },
+        "missing_data": list(signals.missing),
+        "since_last_change": signals.since.isoformat() if signals.since else None,
+        "cpu_recent": [round(v, 1) for v in values(inputs.cpu)[-3:]],
     }
+    return ScalingDecision(
+        decision=proposal.decision,
+        current_count=inputs.desired,
+        recommended_count=proposal.recommended,
+        native=native,
+        reason=proposal.reason,
+        alarms={a.name: a.state for a in inputs.alarms},
+        findings=tuple(findings),
+        unseen=tuple(unseen),
+        act_blocked=proposal.blocked,
+        inputs=facts,
+    )
 
-    def decide(decision: Decision, recommended: int, reason: str, blocked: str | None = None) -> ScalingDecision:
-        return ScalingDecision(
-            decision=decision,
-            current_count=current,
-            recommended_count=recommended,
-            native=native,
-            reason=reason,
-            alarms=alarms,
-            findings=tuple(findings),
-            unseen=tuple(unseen),
-            act_blocked=blocked,
-            inputs=facts,
-        )
 
+def _recommend(
+    inputs: ReviewInputs,
+    settings: ReviewSettings,
+    signals: Signals,
+    native: dict[str, Any],
+    findings: list[str],
+    placement: str | None,
+) -> Proposal:
+    current = inputs.desired
     if inputs.target is None:
-        return decide(Decision.HOLD, current, "holding: no scalable target to act within", "no scalable target")
-    if not recent:
-        return decide(
+        why = "its scalable target could not be read" if "target" in inputs.blind else "no scalable target"
+        return Proposal(Decision.HOLD, current, f"holding: {why} to act within", why)
+    low, high = inputs.target.minimum, inputs.target.maximum
+    firing = [a.name for a in inputs.alarms if a.scales_out and a.state == "ALARM" and a.actions_enabled]
+    if current == 0:
+        return _from_zero(inputs, firing)
+    if inputs.running == 0:
+        return Proposal(
             Decision.HOLD,
             current,
-            f"holding: no CPU data for {inputs.service} in the last {settings.window_minutes} minutes "
-            "(never scale on missing data)",
+            f"holding: no task running yet ({inputs.pending} starting); sizing waits for tasks that carry load",
+            "no running task",
+        )
+    if not signals.usable:
+        return Proposal(
+            Decision.HOLD,
+            current,
+            f"holding: no fresh data for {inputs.service} ({'; '.join(signals.missing) or 'no metric'}); "
+            "never scale on missing data",
             "missing data",
         )
-    load = sum(recent) / len(recent)
-    needed = max(1, math.ceil(current * load / target))
-    placement = _placement_trouble(inputs)
-    if placement:
-        findings.append(placement)
-
-    if load > target and needed > current:
+    native_words = _native_words(native)
+    out = max(signals.usable, key=lambda s: _need_now(s, inputs.running, settings))
+    out_need = _need_now(out, inputs.running, settings)
+    if out_need > current:
+        load = f"{out.name} {out.now():.4g} against a target of {out.target:.4g}"
         if current >= high:
-            findings.append(f"at MaxCapacity ({high}) with CPU at {load:.0f}%: raise MaxCapacity or add capacity")
-            return decide(
-                Decision.HOLD,
-                current,
-                f"holding at MaxCapacity ({high}) although CPU is {load:.0f}% against a target of {target:.0f}%",
-                "at MaxCapacity",
+            findings.append(f"at MaxCapacity ({high}) with {load}: raise MaxCapacity or add capacity")
+            return Proposal(
+                Decision.HOLD, current, f"holding at MaxCapacity ({high}) although {load}", "at MaxCapacity"
             )
         if placement:
-            return decide(
+            return Proposal(
                 Decision.HOLD, current, f"holding: more tasks would not run ({placement})", "tasks cannot be placed"
             )
-        recommended = min(high, needed)
-        decision, reason = (
-            Decision.SCALE_OUT,
-            (
-                f"CPU {load:.0f}% against a target of {target:.0f}%: {_tasks(recommended)} can carry this load "
-                f"(native: {_native_words(native)})"
-            ),
+        recommended = min(high, out_need)
+        reason = (
+            f"{load} on {inputs.running} running: {_tasks(recommended)} can carry this load (native: {native_words})"
         )
-    elif (
-        len(window) >= min(10, settings.window_minutes)
-        and max(window) < target * settings.scale_in_ratio
-        and current > low
-    ):
-        recommended = max(low, math.ceil(current * max(window) / target))
-        decision, reason = (
-            Decision.SCALE_IN,
-            (
-                f"CPU stayed under {target * settings.scale_in_ratio:.0f}% (at most {max(window):.0f}%) for "
-                f"{len(window)} minutes: {_tasks(recommended)} can carry this load (native: {_native_words(native)})"
-            ),
+        return Proposal(Decision.SCALE_OUT, recommended, reason)
+    if inputs.running < current:
+        return Proposal(
+            Decision.HOLD, current, f"holding: {current - inputs.running} of {current} tasks still starting", None
         )
-    else:
-        return decide(Decision.HOLD, current, f"CPU {load:.0f}% is within the band around the {target:.0f}% target")
+    if firing:
+        return Proposal(Decision.HOLD, current, f"holding: never scale in while {', '.join(firing)} is in ALARM")
+    return _scale_in(inputs, settings, signals, low, native_words)
 
-    if recommended == current:
-        return decide(Decision.HOLD, current, reason)
+
+def _need_now(signal: Signal, running: int, settings: ReviewSettings) -> int:
+    """The tasks a signal needs now; within the tolerance of its target, the tasks running."""
+    value = signal.now()
+    if abs(value / signal.target - 1) <= settings.tolerance:
+        return running
+    return int(signal.need(running, value))
+
+
+def _scale_in(
+    inputs: ReviewInputs, settings: ReviewSettings, signals: Signals, low: int, native_words: str
+) -> Proposal:
+    current = inputs.desired
+    window_start = inputs.now - timedelta(minutes=settings.stabilization_minutes)
+    covered = [s for s in signals.usable if s.points[0].at <= window_start + timedelta(seconds=s.period)]
+    highest = {
+        s.name: max(p.value for p in s.points if p.at >= window_start - timedelta(seconds=s.period))
+        for s in signals.usable
+    }
+    near = [s for s in signals.usable if highest[s.name] / s.target >= 1 - settings.tolerance]
+    if near:
+        s = near[0]
+        return Proposal(
+            Decision.HOLD,
+            current,
+            f"{s.name} {s.now():.4g} is within {settings.tolerance:.0%} of its target {s.target:.4g}",
+        )
+    need = max(s.need(current, highest[s.name]) for s in signals.usable)
+    if need >= current or current <= low:
+        return Proposal(
+            Decision.HOLD, current, f"the load needs the {_tasks(current)} running (within MinCapacity {low})"
+        )
+    if len(covered) < len(signals.usable):
+        return Proposal(
+            Decision.HOLD,
+            current,
+            f"stabilizing: scale-in needs {settings.stabilization_minutes} minutes of data since the last change",
+        )
+    floor = current - current * settings.scale_in_max_percent // 100
+    recommended = max(low, need, floor)
+    peaks = ", ".join(f"{s.name} at most {highest[s.name]:.4g} (target {s.target:.4g})" for s in signals.usable)
+    reason = (
+        f"over {settings.stabilization_minutes} minutes {peaks}: {_tasks(recommended)} can carry the highest load"
+        f"{' (rate-limited)' if recommended == floor and floor > need else ''} (native: {native_words})"
+    )
+    return Proposal(Decision.SCALE_IN, recommended, reason)
+
+
+def _from_zero(inputs: ReviewInputs, firing: list[str]) -> Proposal:
+    assert inputs.target is not None
+    if firing and inputs.target.maximum >= 1:
+        recommended = max(1, inputs.target.minimum)
+        return Proposal(
+            Decision.SCALE_OUT, recommended, f"scale from zero: {', '.join(firing)} in ALARM with no task running"
+        )
+    return Proposal(Decision.HOLD, 0, "at zero tasks and no scale-out alarm fires")
+
+
+def _guarded(inputs: ReviewInputs, settings: ReviewSettings, proposal: Proposal, findings: list[str]) -> Proposal:
+    """The same recommendation, held or blocked for act mode when acting would fight the native setup."""
+    assert inputs.target is not None
+    scheduled = _scheduled_conflict(inputs, settings, proposal)
+    if scheduled:
+        return Proposal(Decision.HOLD, inputs.desired, f"holding: {scheduled}; would have said: {proposal.reason}")
     flapping = _flapping(inputs, settings)
     if flapping:
         findings.append(flapping)
         last_move = next((p.decision for p in reversed(inputs.history) if p.decision is not Decision.HOLD), None)
-        if last_move is not None and last_move is not decision:
-            return decide(
-                Decision.HOLD, current, f"holding to stop flapping ({flapping}); would have said: {reason}", "flapping"
+        if last_move is not None and last_move is not proposal.decision:
+            return Proposal(
+                Decision.HOLD,
+                inputs.desired,
+                f"holding to stop flapping ({flapping}); would have said: {proposal.reason}",
+                "flapping",
             )
-    return decide(decision, recommended, reason, _cooldown_block(inputs, settings))
+    tracking = next((v.tracking for v in inputs.policies if v.tracking is not None), None)
+    if tracking is not None:
+        return Proposal(
+            proposal.decision,
+            proposal.recommended,
+            f"{proposal.reason}; target-tracking policy {tracking.name} owns the count, so this only explains",
+            f"target-tracking policy {tracking.name} manages the desired count: act mode stands down",
+        )
+    out = proposal.decision is Decision.SCALE_OUT
+    if (out and inputs.target.suspended_out) or (not out and inputs.target.suspended_in):
+        direction = "scale-out" if out else "scale-in"
+        return Proposal(proposal.decision, proposal.recommended, proposal.reason, f"dynamic {direction} is suspended")
+    return Proposal(
+        proposal.decision, proposal.recommended, proposal.reason, _cooldown_block(inputs, settings, proposal)
+    )
+
+
+def _scheduled_conflict(inputs: ReviewInputs, settings: ReviewSettings, proposal: Proposal) -> str | None:
+    horizon = inputs.now + timedelta(minutes=settings.schedule_horizon_minutes)
+    for change in sorted(inputs.scheduled, key=lambda c: c.at):
+        if not inputs.now <= change.at <= horizon:
+            continue
+        when = f"scheduled action {change.name} at {change.at:%H:%M}"
+        if (
+            proposal.decision is Decision.SCALE_IN
+            and change.minimum is not None
+            and change.minimum > proposal.recommended
+        ):
+            return f"{when} sets MinCapacity to {change.minimum}"
+        if (
+            proposal.decision is Decision.SCALE_OUT
+            and change.maximum is not None
+            and change.maximum < proposal.recommended
+        ):
+            return f"{when} sets MaxCapacity to {change.maximum}"
+    return None
 
 
 def _tasks(count: int) -> str:
     return f"{count} task" if count == 1 else f"{count} tasks"
-
-
-def _last_activity(inputs: ReviewInputs) -> ScalingActivity | None:
-    if inputs.activities:
-        return max(inputs.activities, key=lambda a: a.at)
-    return None
 
 
 def _native_words(native: dict[str, Any]) -> str:
@@ -355,11 +272,12 @@ def _native_words(native: dict[str, Any]) -> str:
     return f"{adjustment:+d}" if adjustment else f"no change, {native.get('why', '')}"
 
 
-def _placement_trouble(inputs: ReviewInputs) -> str | None:
+def _placement_trouble(inputs: ReviewInputs, settings: ReviewSettings) -> str | None:
     if inputs.pending <= 0:
         return None
-    for message in inputs.service_events:
-        if "unable to place a task" in message:
+    since = inputs.now - timedelta(minutes=settings.window_minutes)
+    for at, message in inputs.service_events:
+        if at >= since and "unable to place a task" in message:
             return f"{inputs.pending} tasks PENDING: the cluster has no room for them ({message[:160]})"
     return None
 
@@ -373,13 +291,16 @@ def _flapping(inputs: ReviewInputs, settings: ReviewSettings) -> str | None:
     return None
 
 
-def _cooldown_block(inputs: ReviewInputs, settings: ReviewSettings) -> str | None:
+def _cooldown_block(inputs: ReviewInputs, settings: ReviewSettings, proposal: Proposal) -> str | None:
+    """Act mode waits out a native cooldown that would block the same move, and its own."""
     cooldowns = [p.policy.cooldown_seconds for p in inputs.policies if p.policy is not None]
     cooldown = max(cooldowns, default=settings.default_cooldown_seconds)
-    if inputs.activities is not None:
-        last = _last_activity(inputs)
-        if last is not None and inputs.now < last.at + timedelta(seconds=last.cooldown_seconds):
-            return f"a native scaling activity at {last.at:%H:%M:%S} is still in its {last.cooldown_seconds}s cooldown"
+    last = last_activity(inputs)
+    cooling = last is not None and inputs.now < last.at + timedelta(seconds=last.cooldown_seconds)
+    # A scale-out interrupts a scale-in's cooldown; anything else waits for it.
+    if cooling and last is not None and not (last.change < 0 and proposal.decision is Decision.SCALE_OUT):
+        ended = f"{last.at:%H:%M:%S}"
+        return f"a native scaling activity ended at {ended} is still in its {last.cooldown_seconds}s cooldown"
     applied = [p for p in inputs.history if p.applied]
     if applied:
         last_applied = max(applied, key=lambda p: p.at)
@@ -387,10 +308,3 @@ def _cooldown_block(inputs: ReviewInputs, settings: ReviewSettings) -> str | Non
             when = f"{last_applied.at:%H:%M:%S}"
             return f"this reviewer changed the desired count at {when}, within the {cooldown}s cooldown"
     return None
-
-
-def summarize_history(history: Sequence[PastDecision], keep: int = 30) -> list[dict[str, Any]]:
-    return [
-        {"at": p.at.isoformat(), "decision": p.decision.value, "applied": p.applied, "recommended": p.recommended}
-        for p in sorted(history, key=lambda p: p.at)[-keep:]
-    ]

@@ -7,9 +7,13 @@
 - ChangeInCapacity adds the step's adjustment; ExactCapacity sets it; PercentChangeInCapacity
   adds that percent of the current capacity, rounded toward zero except that a change between 0
   and 1 (or 0 and -1) counts as 1 (or -1), and at least MinAdjustmentMagnitude when set.
-- Cooldown, scale-out: while a scale-out's cooldown runs, the capacity it added counts towards the
-  next scale-out, so only a larger scale-out adds more (the difference). Scale-in: no further
-  scale-in until the cooldown ends, but a scale-out interrupts a scale-in's cooldown.
+- Cooldown (StepScalingPolicyConfiguration.Cooldown, 300 s when not set, counted from the
+  activity's end): while a scale-out's cooldown runs, the capacity it added counts towards the
+  next scale-out, so only a larger scale-out adds more (the difference, ExactCapacity included),
+  and no scale-in happens (ECS developer guide, step scaling). After a scale-in: no further
+  scale-in until the cooldown ends, but a scale-out interrupts the scale-in's cooldown.
+- Several policies triggered at once: the one giving the largest resulting capacity wins, for
+  scale-out and scale-in alike (PutScalingPolicy).
 - The result is clamped to the scalable target's MinCapacity and MaxCapacity; a suspended
   direction does nothing.
 """
@@ -21,6 +25,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
+from typing import Final
+
+DEFAULT_COOLDOWN_SECONDS: Final = 300  # StepScalingPolicyConfiguration.Cooldown when not set
 
 
 class AdjustmentType(StrEnum):
@@ -41,16 +48,16 @@ class StepPolicy:
     name: str
     adjustment_type: AdjustmentType
     steps: tuple[Step, ...]
-    cooldown_seconds: int = 0
+    cooldown_seconds: int = DEFAULT_COOLDOWN_SECONDS
     aggregation: str = "Average"
     min_adjustment_magnitude: int | None = None
 
 
 @dataclass(frozen=True, slots=True)
 class ScalingActivity:
-    """A past scaling activity that matters for cooldown: when, and by how much."""
+    """A past scaling activity that matters for cooldown: when it ended, and by how much."""
 
-    at: datetime
+    at: datetime  # EndTime: the cooldown runs from the activity's end
     change: int  # positive: scale-out, negative: scale-in
     cooldown_seconds: int
 
@@ -139,16 +146,21 @@ def evaluate(
         return NativeOutcome(0, current, f"{where}, but dynamic scale-out is suspended")
     if change < 0 and suspended_in:
         return NativeOutcome(0, current, f"{where}, but dynamic scale-in is suspended")
-    cooling = last_activity is not None and now < last_activity.at + timedelta(seconds=last_activity.cooldown_seconds)
-    if cooling and last_activity is not None:
-        if change > 0 and last_activity.change > 0:
-            extra = change - last_activity.change
-            if extra <= 0:
+    if last_activity is not None and now < last_activity.at + timedelta(seconds=last_activity.cooldown_seconds):
+        if last_activity.change > 0 and change < 0:
+            return NativeOutcome(
+                0, current, f"{where}, but the last scale-out (+{last_activity.change}) is still in its cooldown"
+            )
+        if last_activity.change > 0 and change > 0:
+            # The capacity the scale-out added counts as part of the next one: size it from before.
+            before = current - last_activity.change
+            proposed = before + change_for(policy, step, before)
+            if proposed <= current:
                 return NativeOutcome(
                     0, current, f"{where}, but the last scale-out (+{last_activity.change}) is still in its cooldown"
                 )
-            change, where = extra, f"{where}, less the +{last_activity.change} of the scale-out still in cooldown"
-        elif change < 0 and last_activity.change < 0:
+            change, where = proposed - current, f"{where}, less the +{last_activity.change} still in cooldown"
+        elif last_activity.change < 0 and change < 0:
             return NativeOutcome(0, current, f"{where}, but the last scale-in is still in its cooldown")
     target = min(maximum, max(minimum, current + change))
     if target == current:
