@@ -68,7 +68,7 @@ class VerifyTargets:
         autoscaling: AutoScalingReader,
         cloudwatch: CloudWatchReader,
         registry_for: Callable[[str, str], str],
-        reviewed: Callable[[], dict[str, str]],
+        reviewed: Callable[[], dict[str, dict[str, str]]],  # service ARN -> its autodeploy:scaling-* tags
     ) -> None:
         self._discovery = discovery
         self._services = services
