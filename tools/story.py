@@ -50,6 +50,8 @@ def prepare(function: str, event: dict[str, Any], say: Callable[[str], None]) ->
 
     clients = wiring.aws_clients()  # the handler's own clients: the gap bridges must sit on them
     moto_gaps.aws_like_deployments(clients.ecs)
+    moto_gaps.remember_deployment_configuration(clients.ecs)
+    moto_gaps.tasks_run_as_desired(clients.ecs)  # the reviewer sizes from running tasks; moto runs none
     moto_gaps.scaling_activities_unavailable(clients.application_autoscaling)
     session: Any = boto3.session.Session()  # untyped: the emulator's clients are built ad hoc here
     event = copy.deepcopy(event)

@@ -125,9 +125,12 @@ def test_history_and_verify_print_json_for_scripts(aws, web_service, capsys):
     assert cli.main(["verify", "--json"]) == 0
     [result] = json.loads(capsys.readouterr().out)
     assert (result["name"], result["ok"]) == ("prod/web", True)
+    # moto keeps no deploymentConfiguration (EMULATOR.md): the service reads as one without the
+    # circuit breaker, which verify must warn of (ECS then never reports a deployment FAILED).
     assert {c["subject"]: c["outcome"] for c in result["checks"]} == {
         "tags": "OK",
         "service": "OK",
+        "circuit breaker": "WARN",
         "containers": "OK",
         "running image": "OK",
         "task role": "OK",

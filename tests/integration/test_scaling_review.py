@@ -321,14 +321,14 @@ def test_a_permanent_error_never_escapes_the_handler(aws, invoke_review):
 def test_an_alarm_name_past_cloudwatchs_limit_is_an_error_in_the_report(aws, invoke_review):
     """AlarmName is at most 255 characters (botocore model, DescribeAlarms.AlarmNames); botocore does
     not check lengths, AWS refuses with ValidationError; no retry can fix that, so the handler
-    reports it and returns."""
+    refuses the trigger at its boundary, says why and returns (no exception for Lambda to retry)."""
     event = load_event("cloudwatch-alarm-state-change.json")
     event["detail"]["alarmName"] = "x" * 300
 
     result = invoke_review(event)
 
-    assert result["reviewed"] == []
-    assert result["errors"] == [f"alarm {'x' * 40}...: name longer than CloudWatch's 255 characters"]
+    assert result["outcome"] == "rejected"
+    assert "is not an alarm name" in result["reason"]
 
 
 def test_an_alarm_aws_refuses_blinds_only_its_service(aws, invoke_review):

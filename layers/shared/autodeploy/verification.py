@@ -21,6 +21,7 @@ from autodeploy.adapters.ecr import EcrImages
 from autodeploy.adapters.ecs import EcsServices, ServiceState
 from autodeploy.adapters.iam import IamRoles
 from autodeploy.deploy import UPDATABLE_STACK_STATES
+from autodeploy.deployment_history import NO_CIRCUIT_BREAKER
 from autodeploy.errors import AutodeployError, InvalidImageReference, MisconfiguredTarget
 from autodeploy.image_reference import ImageReference
 from autodeploy.registration import Target, TargetKind, kind_of, resource_path
@@ -121,6 +122,14 @@ class VerifyTargets:
             )
             return
         checks.add("service", Outcome.OK, f"ACTIVE, running {service.task_definition_arn.rsplit('/', 1)[-1]}")
+        if not service.circuit_breaker:
+            checks.add("circuit breaker", Outcome.WARN, NO_CIRCUIT_BREAKER)
+        elif not service.rollback_on_failure:
+            checks.add(
+                "circuit breaker", Outcome.WARN, "on without rollback: a failed rollout stays on the bad revision"
+            )
+        else:
+            checks.add("circuit breaker", Outcome.OK, "on, with rollback")
         definition = self._services.task_definition(service.task_definition_arn).definition
         account, region = target.arn.split(":")[4], target.arn.split(":")[3]
         registry = self._registry_for(account, region)
