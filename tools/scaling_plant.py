@@ -30,7 +30,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from autodeploy.scaling.review import PastDecision, PolicyView
+from autodeploy.scaling.models import PastDecision, PolicyView, TargetTracking
 from autodeploy.scaling.step_policy import AdjustmentType, Step, StepPolicy
 from tools.template import ROOT, load_template
 
@@ -167,7 +167,14 @@ def target_tracking_scaling(minimum: int, maximum: int, target: float) -> Scalin
     return Scaling(
         minimum,
         maximum,
-        (PolicyView(arn, None, kind="TargetTrackingScaling"),),
+        (
+            PolicyView(
+                arn,
+                None,
+                kind="TargetTrackingScaling",
+                tracking=TargetTracking(f"{SERVICE}-cpu-tracking", "ECSServiceAverageCPUUtilization", target),
+            ),
+        ),
         (
             AlarmSpec(
                 f"{prefix}-AlarmHigh", "CPUUtilization", target, "GreaterThanThreshold", TRACKING_HIGH_PERIODS, arn
@@ -227,6 +234,8 @@ class Activity:
     minute: int
     change: int
     policy: str
+    count: int  # the desired count it set ("Setting desired count to N.")
+    alarm: str  # the alarm whose ALARM state triggered it (the activity's Cause)
 
 
 @dataclass(slots=True)
@@ -240,6 +249,7 @@ class Service:
     activities: list[Activity] = field(default_factory=list)
     changes: list[int] = field(default_factory=list)  # the signed change of every write that moved the count
     reviews: list[PastDecision] = field(default_factory=list)  # the reviewer's decision history
+    summary: list[dict[str, Any]] = field(default_factory=list)  # its summary item's history, as last written
 
     def series(self, metric: str) -> dict[int, float]:
         return self.cpu if metric == "CPUUtilization" else self.memory
@@ -287,13 +297,13 @@ def target_tracking(service: Service, minute: int) -> None:
         added = sum(a.change for a in cooling if a.change > 0)
         wanted = math.ceil((current - added) * latest / target)
         if wanted > current and (delta := service.change_desired(wanted, minute)):
-            service.activities.append(Activity(minute, delta, policy))
+            service.activities.append(Activity(minute, delta, policy, current + delta, high.name))
     elif alarm_state(low, service.cpu, minute) == "ALARM":
         if any(a.change < 0 for a in cooling):
             return
         wanted = math.ceil(current * max(window(service.cpu, minute, low.evaluation_periods)) / target)
         if wanted < current and (delta := service.change_desired(wanted, minute)):
-            service.activities.append(Activity(minute, delta, policy))
+            service.activities.append(Activity(minute, delta, policy, current + delta, low.name))
 
 
 @dataclass(slots=True)

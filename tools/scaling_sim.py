@@ -25,7 +25,8 @@ import random
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
-from autodeploy.scaling.review import ReviewInputs, ReviewMode, target_utilization
+from autodeploy.scaling.models import ReviewMode
+from autodeploy.scaling.signals import driving_signals
 from tools.scaling_plant import (
     SATURATED,
     Controller,
@@ -113,10 +114,12 @@ def traces() -> tuple[Trace, ...]:
 
 
 def reviewer_target(scaling: Scaling) -> float:
-    """The utilization the reviewer aims at for this set-up, as the product computes it."""
+    """The CPU utilization the reviewer aims at for this set-up, as its driving signals read it
+    (one datapoint is published so that the CPU signal is there to read)."""
     service = Service(scaling, Plant(scaling.minimum, scaling.minimum))
-    inputs: ReviewInputs = review_inputs(service, 0, ReviewMode.OBSERVE)
-    return target_utilization(inputs, SETTINGS)
+    service.cpu[0] = service.memory[0] = 50.0
+    signals = driving_signals(review_inputs(service, 0, ReviewMode.OBSERVE), SETTINGS)
+    return next(s.target for s in signals.usable if s.name == "CPUUtilization")
 
 
 def hpa_target(scaling: Scaling) -> float:

@@ -10,6 +10,7 @@ from pathlib import Path
 import botocore.loaders
 
 from autodeploy.adapters.autoscaling import _policy_view, interpret_activities
+from autodeploy.adapters.decision_log import past_decision
 from autodeploy.scaling.models import (
     AlarmView,
     Datapoint,
@@ -19,6 +20,7 @@ from autodeploy.scaling.models import (
     ReviewInputs,
     ReviewMode,
     ScalableTargetView,
+    summarize_history,
 )
 from autodeploy.scaling.native import native_shadow
 from autodeploy.scaling.step_policy import (
@@ -216,6 +218,25 @@ def test_the_count_before_comes_from_the_reviewers_own_records():
         "StatusCode": "Successful",
     }
     history = (PastDecision(start - timedelta(minutes=1), Decision.HOLD, False, 3, count=3),)
+    read = interpret_activities([activity], {"web-out": 300}, history)
+    assert read.changes == [ScalingActivity(start + timedelta(seconds=40), 2, 300)] and read.unseen == []
+
+
+def test_the_count_survives_the_decision_summary_so_the_count_before_is_known_next_review():
+    """The summary the use case writes is what the next review reads back as its history: the
+    count it keeps is what gives an activity's direction (AWS writes only the count it set,
+    botocore examples-1.json, DescribeScalingActivities)."""
+    start = NOW - timedelta(minutes=5)
+    written = summarize_history([PastDecision(start - timedelta(minutes=1), Decision.HOLD, False, 3, count=3)], NOW, 60)
+    history = tuple(past_decision(entry) for entry in written)
+    activity = {
+        "ActivityId": "a",
+        "Description": "Setting desired count to 5.",
+        "Cause": "monitor alarm web-cpu-high in state ALARM triggered policy web-out",
+        "StartTime": start,
+        "EndTime": start + timedelta(seconds=40),
+        "StatusCode": "Successful",
+    }
     read = interpret_activities([activity], {"web-out": 300}, history)
     assert read.changes == [ScalingActivity(start + timedelta(seconds=40), 2, 300)] and read.unseen == []
 

@@ -14,18 +14,22 @@ from pathlib import Path
 
 import pytest
 
+from autodeploy.scaling.models import ReviewMode
+from autodeploy.scaling.step_policy import ScalingActivity
 from tools.bench_scaling import SECTION, update_benchmarks
 from tools.scaling_plant import (
     AlarmSpec,
     HpaReference,
     Plant,
     Scaling,
+    Service,
     alarm_state,
+    at,
     reference_stack_scaling,
     target_tracking,
     target_tracking_scaling,
 )
-from tools.scaling_product import native_step_policies
+from tools.scaling_product import native_step_policies, review_inputs, reviewer
 from tools.scaling_sim import (
     HPA,
     NATIVE,
@@ -205,3 +209,36 @@ def test_the_section_is_appended_after_a_fresh_report(tmp_path: Path) -> None:
 def test_an_alarm_comparison_the_simulation_does_not_model_is_refused(comparison: str) -> None:
     with pytest.raises(ValueError, match="unsupported ComparisonOperator"):
         AlarmSpec("x", "CPUUtilization", 1, comparison, 1, "arn").breaches(2.0)
+
+
+def test_the_reviewer_reads_a_native_activity_as_aws_writes_it_with_its_own_count_before() -> None:
+    """AWS writes only the count an activity set ("Setting desired count to 5.", botocore
+    examples-1.json, DescribeScalingActivities): its direction comes from the count the reviewer
+    recorded before it, and its cooldown from the step policy its Cause names (120 s, web-scale-out)."""
+    service = Service(reference_stack_scaling(), Plant(2, 2))
+    service.cpu = {0: 50.0}
+    reviewer(service, 0)  # 50% is within 10% of its 48% target: it holds, and records the count (2)
+    assert service.plant.desired == 2
+    service.cpu |= {1: 100.0, 2: 100.0, 3: 100.0}
+    native_step_policies(service, 3)  # web-cpu-high in ALARM, 40 above its threshold: +3
+    assert service.plant.desired == 5
+    assert review_inputs(service, 3, ReviewMode.ACT).activities == (ScalingActivity(at(3), 3, 120),)
+    service.summary = []  # no record of the count before: the direction is unknown, so it is not used
+    assert review_inputs(service, 3, ReviewMode.ACT).activities == ()
+
+
+def test_the_reviewer_reads_memory_only_where_a_policy_scales_on_it() -> None:
+    service = Service(reference_stack_scaling(), Plant(2, 2))
+    service.cpu, service.memory = {0: 20.0}, {0: 95.0}
+    assert review_inputs(service, 0, ReviewMode.ACT).memory == ()
+    memory_alarm = AlarmSpec("mem-high", "MemoryUtilization", 70, "GreaterThanThreshold", 3, "arn")
+    on_memory = Service(Scaling(1, 10, (), (memory_alarm,)), Plant(2, 2), cpu={0: 20.0}, memory={0: 95.0})
+    assert [p.value for p in review_inputs(on_memory, 0, ReviewMode.ACT).memory] == [95.0]
+
+
+def test_beside_target_tracking_the_reviewer_in_act_mode_changes_nothing() -> None:
+    scaling = target_tracking_scaling(1, 10, 50.0)
+    load = (1.0,) + (2.0,) * 6 + (0.8,) * 30
+    alone = run(Trace("tt", "", load), NATIVE, scaling, [target_tracking])
+    reviewed = run(Trace("tt", "", load), REVIEWED, scaling, [target_tracking, reviewer])
+    assert (reviewed.task_minutes, reviewed.count_changes) == (alone.task_minutes, alone.count_changes)

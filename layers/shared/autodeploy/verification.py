@@ -9,7 +9,7 @@ services under scaling review, the alarms that drive their step policies. Each c
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from dataclasses import dataclass, field
 from enum import StrEnum
 
@@ -69,7 +69,7 @@ class VerifyTargets:
         autoscaling: AutoScalingReader,
         cloudwatch: CloudWatchReader,
         registry_for: Callable[[str, str], str],
-        reviewed: Callable[[], dict[str, dict[str, str]]],  # service ARN -> its autodeploy:scaling-* tags
+        reviewed: Callable[[], Collection[str]],  # the ARNs of the services the scaling review covers
     ) -> None:
         self._discovery = discovery
         self._services = services

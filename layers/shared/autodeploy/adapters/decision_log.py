@@ -41,6 +41,18 @@ def _plain(item: dict[str, Any]) -> dict[str, Any]:
     return {k: _deserializer.deserialize(v) for k, v in item.items()}
 
 
+def past_decision(entry: dict[str, Any]) -> PastDecision:
+    """One entry of a summary's history, as ``summarize_history`` wrote it (its count too: the
+    count before a scaling activity is read from it)."""
+    return PastDecision(
+        datetime.fromisoformat(entry["at"]),
+        Decision(entry["decision"]),
+        bool(entry["applied"]),
+        int(entry["recommended"]),
+        int(entry["count"]) if entry.get("count") is not None else None,
+    )
+
+
 class DecisionLog:
     def __init__(self, dynamodb: DynamoDBClient, table: str, retention_days: int) -> None:
         self._dynamodb = dynamodb
@@ -57,15 +69,7 @@ class DecisionLog:
                     response = self._dynamodb.batch_get_item(RequestItems={self._table: {"Keys": keys}})
                 for raw in response.get("Responses", {}).get(self._table, []):
                     item = _plain(dict(raw))
-                    found[item["service"]] = tuple(
-                        PastDecision(
-                            datetime.fromisoformat(h["at"]),
-                            Decision(h["decision"]),
-                            bool(h["applied"]),
-                            int(h["recommended"]),
-                        )
-                        for h in item.get("history", [])
-                    )
+                    found[item["service"]] = tuple(past_decision(h) for h in item.get("history", []))
                 unprocessed = response.get("UnprocessedKeys") or {}
                 keys = list(unprocessed[self._table]["Keys"]) if self._table in unprocessed else []
         return found
