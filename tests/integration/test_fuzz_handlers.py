@@ -84,8 +84,7 @@ def broken(draw: st.DrawFn, samples: list[str], required: dict[str, list[tuple[s
     if mutation == "remove":
         parent.pop(path[-1], None)
     elif mutation == "retype":
-        # Another type than the sample's (a scheduled event's detail retyped to another object is
-        # still a valid schedule: its detail is not read).
+        # Another JSON type than the field's own (``detail`` is an object: another object is no break).
         kind = type(parent.get(path[-1], ""))
         parent[path[-1]] = draw(json_values.filter(lambda v: not isinstance(v, (str, kind))))
     else:
