@@ -1,6 +1,12 @@
 from __future__ import annotations
 
+import os
+
 import pytest
+
+# Lambda sets the template's Globals environment before any import; Powertools' Metrics reads its
+# namespace when autodeploy.observability is first imported, whichever test does that first.
+os.environ.setdefault("POWERTOOLS_METRICS_NAMESPACE", "EcsAutodeploy")
 
 
 @pytest.fixture(autouse=True)
