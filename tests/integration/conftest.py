@@ -10,7 +10,7 @@ import pytest
 from moto import mock_aws
 
 from autodeploy import wiring
-from autodeploy.adapters.aws import CLIENT_CONFIG
+from autodeploy.adapters.aws import CLIENT_CONFIG, AwsClients
 from tests.support import call_recorder, ecs_history
 from tools import moto_gaps, world
 from tools.lambda_context import FakeLambdaContext
@@ -90,6 +90,9 @@ def aws(monkeypatch: pytest.MonkeyPatch) -> Iterator[Aws]:
         session = boto3.session.Session()
         physical = create_resources(boto3.session.Session())
         call_recorder.attach(session, physical)  # before any client of the functions exists
+        # A test that resets the wiring (to change the environment) gets clients of this session
+        # again, so the recorder still sees its calls.
+        monkeypatch.setattr(wiring, "AwsClients", lambda: AwsClients(session))
         names = ("ecr", "ecs", "cloudformation", "dynamodb", "sns", "application-autoscaling", "cloudwatch")
         clients = {name: session.client(name, config=CLIENT_CONFIG) for name in names}
         for function in ("DeployFunction", "ReviewFunction"):

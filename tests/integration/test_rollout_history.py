@@ -98,6 +98,33 @@ def test_a_late_failure_event_for_a_drained_deployment_closes_with_the_rollback_
     assert aws.state(web_service)["quarantined"][digest].startswith("ROLLED_BACK")
 
 
+def test_a_late_failure_event_for_a_deployment_learned_from_its_events_is_found_in_the_history(
+    aws, invoke_deploy, invoke_track, web_service
+):
+    """The ARN UpdateService returned never reached the ledger (its write failed); the tracker
+    learned the deployment id from ECS's in-progress event. When the failure event comes after
+    the deployment drained, the tracker finds it by listing the service's deployments since the
+    rollout started (ListServiceDeployments) and judges it from the history."""
+    with failing(aws.dynamodb, "UpdateItem", "ValidationException", times=99):
+        digest, deployment = deploy(aws, invoke_deploy, web_service)
+    assert "service_deployment_arn" not in aws.state(web_service)["in_flight"]
+    noted = invoke_track(ecs_deployment("ecs-deployment-in-progress.json", web_service, deployment["id"]))
+    assert noted["outcome"] == "noted", noted
+    arn = aws.history.of(deployment["id"])
+    aws.history.configure_circuit_breaker(arn, enable=True, rollback=True)
+    aws.history.finish(arn, "ROLLBACK_SUCCESSFUL", reason="Circuit breaker initiated the rollback operation.")
+    aws.history.drain(deployment["id"])
+    listed = calls(aws.ecs, "ListServiceDeployments")
+
+    result = invoke_track(ecs_deployment("ecs-deployment-failed.json", web_service, deployment["id"]))
+
+    assert result["status"] == "ROLLED_BACK", result
+    assert [call["service"] for call in listed] == [web_service]
+    [record] = aws.ledger(web_service)
+    assert record["failure"]["service_deployment"]["status"] == "ROLLBACK_SUCCESSFUL"
+    assert aws.state(web_service)["quarantined"][digest].startswith("ROLLED_BACK")
+
+
 def test_a_late_failure_event_whose_rollback_failed_is_failed(aws, invoke_deploy, invoke_track, web_service):
     _, deployment = deploy(aws, invoke_deploy, web_service)
     arn = aws.history.of(deployment["id"])

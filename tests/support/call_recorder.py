@@ -1,16 +1,21 @@
 """Records every AWS call a function makes in the integration suite, as IAM would see it.
 
-botocore's ``before-parameter-build`` keeps the API parameters in the request context and its
-``before-call`` event (registered first, so it runs before any injected fault answers) records
-the call: which function made it (the handler being invoked, set by the tests' invoker, never
-guessed), the IAM action, the resource ARN and the condition keys the request carries (the
-resource's tags, read from the emulator at call time). Each pytest-xdist worker appends to its own
-file under ``out/iam-calls/``; ``tests/permissions/check_permissions.py`` checks their union.
+botocore's ``before-parameter-build`` event records each call. Every handler of that event runs,
+so no handler that answers a call in the emulator's stead (a fault, a moto gap bridge) hides it:
+botocore runs those, registered on ``before-call.<service>.*``, before any ``before-call`` handler
+and stops at the first answer. A call is recorded with which function made it (the handler being
+invoked, set by the tests' invoker, never guessed), the IAM action, the resource ARN, the
+condition keys the request carries (the resource's tags, read from the emulator at call time) and
+the deploy-time parameters that shape the function's role, as the function runs with them (read
+from its environment at call time).
+Each pytest-xdist worker appends to its own file under ``out/iam-calls/``;
+``tests/permissions/check_permissions.py`` checks their union.
 """
 
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import os
 from collections.abc import Callable, Iterator
 from contextvars import ContextVar
@@ -20,7 +25,7 @@ from typing import Any
 import boto3
 from moto.core import DEFAULT_ACCOUNT_ID
 
-from tests.support.iam import IAM_PREFIX, PARTITION, Call, privilege, stack_handler_calls
+from tests.support.iam import IAM_PREFIX, PARTITION, Call, privilege, role_parameters, stack_handler_calls
 from tools.template import ROOT, load_template
 
 RECORDS = ROOT / "out" / "iam-calls"
@@ -48,23 +53,31 @@ def attach(session: boto3.session.Session, physical: dict[str, str]) -> None:
     """Record the calls of every client created from ``session`` from now on."""
     lookup = _Lookup(physical)
 
-    def keep_params(params: dict[str, Any], context: dict[str, Any], **_: Any) -> None:
-        context["recorded_api_params"] = dict(params)
-
-    def record(model: Any, context: dict[str, Any], **_: Any) -> None:
+    def record(params: dict[str, Any], model: Any, context: dict[str, Any], **_: Any) -> None:
         current = _invoking.get()
         if current is None:
             return  # the test's own setup and checks, not a function's call
         function, test = current
         service = model.service_model.service_name
-        params = context.get("recorded_api_params", {})
         region = context.get("client_region") or "us-east-1"
-        calls = lookup.calls(function, service, model.name, params, region, f"{service}.{model.name} in {test}")
+        calls = lookup.calls(function, service, model.name, dict(params), region, f"{service}.{model.name} in {test}")
+        parameters = deployed_with(function)
+        calls = [dataclasses.replace(c, parameters=parameters) for c in calls]
         with records_file().open("a") as out:
             out.writelines(call.to_json() + "\n" for call in calls)
 
-    session.events.register_first("before-parameter-build", keep_params)
-    session.events.register_first("before-call", record)
+    session.events.register_first("before-parameter-build", record)
+
+
+def deployed_with(function: str) -> dict[str, str]:
+    """The deploy-time parameters that shape ``function``'s role, read back from the environment
+    the function runs with (the template hands each to it as ``VARIABLE: !Ref Parameter``); one it
+    cannot see is taken at its default, as tests/unit/test_permissions.py checks none is."""
+    defaults = {k: str(v.get("Default", "")) for k, v in load_template().get("Parameters", {}).items()}
+    return {
+        parameter: os.environ.get(variable, defaults[parameter]) if variable else defaults[parameter]
+        for parameter, variable in role_parameters(function).items()
+    }
 
 
 def _name(value: str) -> str:
@@ -121,7 +134,14 @@ class _Lookup:
         for action, resource, extra in requests:
             context = self._tags(resource) if resource.startswith("arn:") else {}
             calls.append(Call(function, action, resource, context | extra, origin))
-        return calls + self._implied(function, service, operation, params, origin)
+        # aws:RequestedRegion is in every request's context (IAM user guide, "AWS global condition
+        # context keys"): the region the call is made to, which for what a service does on our
+        # behalf (the implied calls) is the region of the call that implies it.
+        region_context = {"aws:RequestedRegion": [region]}
+        return [
+            dataclasses.replace(c, context=region_context | c.context)
+            for c in calls + self._implied(function, service, operation, params, origin)
+        ]
 
     # --- what AWS documents a call implies
     def _implied(self, function: str, service: str, operation: str, params: dict[str, Any], origin: str) -> list[Call]:

@@ -50,6 +50,8 @@ class Call:
     resource: str
     context: dict[str, list[str]] = field(default_factory=dict)
     origin: str = ""  # the API call (and test) it comes from, or the AWS document that implies it
+    # The deploy-time parameters that shape the function's role, as the function ran with them.
+    parameters: dict[str, str] = field(default_factory=dict)
 
     def to_json(self) -> str:
         return json.dumps(self.__dict__, sort_keys=True)
@@ -174,11 +176,28 @@ class Statement:
         return f"{self.policy}/{self.sid}"
 
 
-class Resolver:
-    """Resolves the intrinsics of the template's policies to the names the tests' account uses."""
+# A policy element that ``!Ref AWS::NoValue`` removes (CloudFormation drops it from its list or map).
+NO_VALUE: Any = type("NoValue", (), {"__repr__": lambda self: "AWS::NoValue"})()
 
-    def __init__(self, account: str, physical: dict[str, str]) -> None:
+
+class Resolver:
+    """Evaluates the template's conditions and intrinsics as CloudFormation would deploy it with
+    ``parameters`` (the rest at their ``Default``), naming resources as the tests' account does.
+
+    The intrinsic functions and condition functions are CloudFormation's ("Intrinsic function
+    reference" in the CloudFormation user guide): ``Fn::If`` (with ``AWS::NoValue``), ``Fn::Equals``,
+    ``Fn::Not``, ``Fn::And``, ``Fn::Or``, ``Condition``, ``Fn::Split``, ``Fn::Join`` and ``Fn::Sub``
+    (with or without its map of variables).
+    """
+
+    def __init__(self, account: str, physical: dict[str, str], parameters: dict[str, str] | None = None) -> None:
         self.account, self.physical = account, physical
+        declared = load_template().get("Parameters", {})
+        unknown = set(parameters or {}) - set(declared)
+        if unknown:
+            raise ValueError(f"not parameters of template.yaml: {sorted(unknown)}")
+        self.parameters = {name: str(spec.get("Default", "")) for name, spec in declared.items()} | (parameters or {})
+        self._declared = declared
 
     def arn(self, logical_id: str) -> str:
         """The resource's ARN where the tests create it under its logical id (tools/template.py)."""
@@ -195,28 +214,77 @@ class Resolver:
         assert kind in formats, f"no ARN known for {logical_id} ({kind})"
         return f"arn:{PARTITION}:" + formats[kind].format(region=REGION, account=self.account, name=name)
 
+    def ref(self, name: str) -> Any:
+        pseudo = {"AWS::Partition": PARTITION, "AWS::Region": REGION, "AWS::AccountId": self.account}
+        if name == "AWS::NoValue":
+            return NO_VALUE
+        if name in pseudo:
+            return pseudo[name]
+        if name in self.parameters:
+            value = self.parameters[name]
+            listed = self._declared[name].get("Type") == "CommaDelimitedList"
+            return value.split(",") if listed else value
+        kind = load_template()["Resources"].get(name, {}).get("Type", "")
+        if kind in {"AWS::SNS::Topic", "AWS::IAM::ManagedPolicy"}:
+            return self.arn(name)
+        return self.physical.get(name, name)
+
+    def condition(self, name: str) -> bool:
+        value = self.value(load_template()["Conditions"][name])
+        assert isinstance(value, bool), f"condition {name} is not a boolean: {value!r}"
+        return value
+
+    def _sub(self, text: str, variables: dict[str, Any]) -> str:
+        def replace(match: re.Match[str]) -> str:
+            name = match.group(1)
+            if name.startswith("!"):
+                return "${" + name[1:] + "}"  # ${!Literal} is written as ${Literal}
+            if name in variables:
+                return str(variables[name])
+            if "." in name:
+                return str(self.value({"Fn::GetAtt": name.split(".", 1)}))
+            return str(self.ref(name))
+
+        return re.sub(r"\$\{([^}]+)\}", replace, text)
+
     def value(self, node: Any) -> Any:
         if isinstance(node, list):
-            return [self.value(n) for n in node]
+            return [v for v in (self.value(n) for n in node) if v is not NO_VALUE]
         if not isinstance(node, dict):
             return node
-        if len(node) != 1 or not next(iter(node)).startswith(("Fn::", "Ref")):
-            return {k: self.value(v) for k, v in node.items()}
-        ((key, arg),) = node.items()
+        ((key, arg),) = node.items() if len(node) == 1 else (("", None),)
+        if not (key.startswith("Fn::") or key == "Ref" or (key == "Condition" and isinstance(arg, str))):
+            return {k: v for k, v in ((k, self.value(v)) for k, v in node.items()) if v is not NO_VALUE}
         if key == "Ref":
-            pseudo = {"AWS::Partition": PARTITION, "AWS::Region": REGION, "AWS::AccountId": self.account}
-            kind = load_template()["Resources"].get(arg, {}).get("Type", "")
-            if arg in pseudo:
-                return pseudo[arg]
-            return (
-                self.arn(arg) if kind in {"AWS::SNS::Topic", "AWS::IAM::ManagedPolicy"} else self.physical.get(arg, arg)
-            )
+            return self.ref(arg)
+        if key == "Condition":
+            return self.condition(arg)
+        if key == "Fn::If":
+            name, when_true, when_false = arg
+            return self.value(when_true if self.condition(name) else when_false)
+        if key == "Fn::Equals":
+            left, right = (self.value(a) for a in arg)
+            return left == right
+        if key == "Fn::Not":
+            [operand] = arg
+            return not self.value(operand)
+        if key in {"Fn::And", "Fn::Or"}:
+            operands = [self.value(a) for a in arg]
+            assert all(isinstance(o, bool) for o in operands), f"{key} of non-booleans: {operands!r}"
+            return all(operands) if key == "Fn::And" else any(operands)
+        if key == "Fn::Split":
+            separator, text = arg
+            return str(self.value(text)).split(separator)
+        if key == "Fn::Join":
+            separator, items = arg
+            return separator.join(str(i) for i in self.value(items))
+        if key == "Fn::Sub":
+            text, variables = (arg, {}) if isinstance(arg, str) else (arg[0], self.value(arg[1]))
+            return self._sub(text, variables)
         if key == "Fn::GetAtt":
             resource, attribute = arg if isinstance(arg, list) else arg.split(".", 1)
             assert attribute == "Arn", f"cannot resolve {resource}.{attribute}"
             return self.physical.get(f"{resource}.Arn") or self.arn(resource)
-        if key == "Fn::Sub" and isinstance(arg, str):
-            return re.sub(r"\$\{([^}]+)\}", lambda m: str(self.value({"Ref": m.group(1)})), arg)
         raise ValueError(f"cannot resolve {key} in a policy")
 
 
@@ -224,31 +292,100 @@ def _listed(value: Any) -> list[Any]:
     return value if isinstance(value, list) else [value]
 
 
-def statements_of(function: str, resolver: Resolver) -> list[Statement]:
-    """The statements the template itself grants ``function`` (its ``Policies``; SAM adds Lambda's own)."""
+def _policy_documents(function: str) -> list[tuple[str, Any]]:
+    """(policy name, unresolved policy document) for each entry of the function's ``Policies``:
+    a managed policy of the template (by its logical id) or an inline document (SAM names it
+    ``<function>RolePolicy<index>``, the index among all the entries: samtranslator's
+    ``model/role_utils/role_constructor.py``)."""
     resources = load_template()["Resources"]
+    documents = []
+    for index, entry in enumerate(resources[function]["Properties"].get("Policies", [])):
+        if set(entry) == {"Ref"}:
+            documents.append((entry["Ref"], resources[entry["Ref"]]["Properties"]["PolicyDocument"]))
+        elif "Statement" in entry:
+            documents.append((f"{function}RolePolicy{index}", entry))
+        else:
+            raise ValueError(f"{function}: policy {entry} is neither a managed policy of the template nor a document")
+    return documents
+
+
+def statements_of(function: str, resolver: Resolver) -> list[Statement]:
+    """The statements the template itself grants ``function`` (its ``Policies``; SAM adds Lambda's
+    own) as deployed with ``resolver``'s parameters."""
     found = []
-    for entry in resources[function]["Properties"].get("Policies", []):
-        policy_id = entry["Ref"]
-        document = resources[policy_id]["Properties"]["PolicyDocument"]
-        for statement in document["Statement"]:
-            assert statement["Effect"] == "Allow", (
-                f"{policy_id}/{statement.get('Sid')}: only Allow statements are modelled"
-            )
+    for policy, document in _policy_documents(function):
+        for statement in _listed(resolver.value(document)["Statement"]):
+            where = f"{policy}/{statement.get('Sid')}"
+            assert statement["Effect"] == "Allow", f"{where}: only Allow statements are modelled"
             conditions = {
-                operator: {k: [str(v) for v in _listed(resolver.value(values))] for k, values in keys.items()}
+                operator: {k: [str(v) for v in _listed(values)] for k, values in keys.items()}
                 for operator, keys in statement.get("Condition", {}).items()
             }
             found.append(
                 Statement(
-                    policy=policy_id,
+                    policy=policy,
                     sid=statement["Sid"],
                     actions=tuple(_listed(statement["Action"])),
-                    resources=tuple(str(r) for r in _listed(resolver.value(statement["Resource"]))),
+                    resources=tuple(str(r) for r in _listed(statement["Resource"])),
                     conditions=conditions,
                 )
             )
     return found
+
+
+def statement_names(function: str) -> set[str]:
+    """Every ``policy/sid`` the function's role has under some parameters (both sides of each ``Fn::If``)."""
+
+    def sids(node: Any) -> Iterator[str]:
+        if isinstance(node, dict):
+            if "Effect" in node and isinstance(node.get("Sid"), str):
+                yield node["Sid"]
+            for value in node.values():
+                yield from sids(value)
+        elif isinstance(node, list):
+            for value in node:
+                yield from sids(value)
+
+    return {f"{policy}/{sid}" for policy, document in _policy_documents(function) for sid in sids(document)}
+
+
+def _parameters_in(node: Any) -> set[str]:
+    """The parameters a template fragment depends on, through the conditions it evaluates too."""
+    declared, conditions = load_template().get("Parameters", {}), load_template().get("Conditions", {})
+    found: set[str] = set()
+    if isinstance(node, list):
+        for item in node:
+            found |= _parameters_in(item)
+    elif isinstance(node, dict):
+        for key, arg in node.items():
+            if key == "Ref" and arg in declared:
+                found.add(arg)
+            elif key == "Fn::Sub":
+                text = arg if isinstance(arg, str) else arg[0]
+                found |= {n for n in re.findall(r"\$\{([^}!.]+)\}", text) if n in declared}
+                found |= _parameters_in(arg if isinstance(arg, str) else arg[1])
+            elif key == "Condition" and isinstance(arg, str):
+                found |= _parameters_in(conditions[arg])
+            elif key == "Fn::If":
+                found |= _parameters_in(conditions[arg[0]]) | _parameters_in(arg[1:])
+            else:
+                found |= _parameters_in(arg)
+    return found
+
+
+@cache
+def role_parameters(function: str) -> dict[str, str]:
+    """The parameters that shape ``function``'s role, each with the environment variable through
+    which the template hands it to the function (``VARIABLE: !Ref Parameter`` in the function's or
+    the global ``Environment``); "" for one the function cannot see."""
+    template = load_template()
+    shaping = set().union(*(_parameters_in(document) for _, document in _policy_documents(function)))
+    variables = {
+        **template.get("Globals", {}).get("Function", {}).get("Environment", {}).get("Variables", {}),
+        **template["Resources"][function]["Properties"].get("Environment", {}).get("Variables", {}),
+    }
+    through = {v["Ref"]: name for name, v in variables.items() if isinstance(v, dict) and set(v) == {"Ref"}}
+    return {parameter: through.get(parameter, "") for parameter in sorted(shaping)}
 
 
 def functions_with_policies() -> list[str]:

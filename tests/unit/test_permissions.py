@@ -23,7 +23,9 @@ from tests.support.iam import (
     handlers_for_parameter_change,
     privilege,
     registry_schema,
+    role_parameters,
     stack_handler_calls,
+    statement_names,
     statements_of,
 )
 from tools.template import load_template
@@ -31,7 +33,10 @@ from tools.template import load_template
 ACCOUNT = "123456789012"
 RESOLVER = Resolver(ACCOUNT, {})
 STATEMENTS = {f: statements_of(f, RESOLVER) for f in functions_with_policies()}
-ALL = {s.name: s for statements in STATEMENTS.values() for s in statements}
+# Parameters under which every condition of the roles holds: the statements they add are checked too.
+ACCEPTING = {"AcceptedAccounts": "111122223333,444455556666", "AcceptedRegions": "eu-west-1"}
+ACCEPTING_STATEMENTS = {f: statements_of(f, Resolver(ACCOUNT, {}, ACCEPTING)) for f in functions_with_policies()}
+ALL = {s.name: s for role in (STATEMENTS, ACCEPTING_STATEMENTS) for statements in role.values() for s in statements}
 RESOURCES = load_template()["Resources"]
 STACK_TAGS = {"autodeploy:repository": "web", "autodeploy:parameter": "BuildNumber"}
 
@@ -69,6 +74,57 @@ def test_every_resource_matches_the_arn_format_of_each_action(name):
             sample = resource.replace("*", "x")
             formats = [re.sub(r"\$\{[^}]+\}", "*", f) for f in arns]
             assert any(fnmatchcase(sample, f.replace("${Partition}", "aws")) for f in formats), (name, action, resource)
+
+
+def test_every_statement_of_every_role_is_checked_under_some_parameters():
+    assert set(ALL) == set().union(*(statement_names(f) for f in functions_with_policies()))
+
+
+def test_the_resolver_evaluates_conditions_and_intrinsics_as_cloudformation_does():
+    """CloudFormation user guide, "Intrinsic function reference" and "Condition functions"."""
+    resolver = Resolver(ACCOUNT, {}, {"AcceptedRegions": "eu-west-1,eu-central-1"})
+    assert resolver.condition("HasAcceptedRegions") and not resolver.condition("HasAcceptedAccounts")
+    assert resolver.condition("AcceptsOtherRegistries")  # Fn::Or over two Conditions
+    assert not Resolver(ACCOUNT, {}).condition("AcceptsOtherRegistries")
+    joined = {"Fn::Join": ["+", {"Fn::Split": [",", {"Ref": "AcceptedRegions"}]}]}
+    substituted = {"Fn::Sub": ["${Name}:${AcceptedRegions}:${!Literal}:${AWS::Region}", {"Name": joined}]}
+    assert resolver.value(substituted) == "eu-west-1+eu-central-1:eu-west-1,eu-central-1:${Literal}:us-east-1"
+    no_value = {"Fn::If": ["HasAcceptedAccounts", "kept", {"Ref": "AWS::NoValue"}]}
+    assert resolver.value(["a", no_value, "b"]) == ["a", "b"]
+    assert resolver.value({"Key": no_value, "Other": 1}) == {"Other": 1}
+    both = {"Fn::And": [{"Condition": "HasAcceptedRegions"}, {"Fn::Not": [{"Condition": "HasAcceptedAccounts"}]}]}
+    assert resolver.value(both) is True
+    with pytest.raises(ValueError, match="not parameters"):
+        Resolver(ACCOUNT, {}, {"AcceptedAcounts": "111122223333"})
+
+
+def test_the_role_follows_the_parameters_it_is_deployed_with():
+    """A repository's ARN is arn:${Partition}:ecr:${Region}:${Account}:repository/${RepositoryName}
+    (Service Authorization Reference, Amazon ECR); aws:RequestedRegion is in every request."""
+
+    def read(registry: str, region: str) -> Call:
+        arn = f"arn:aws:ecr:{region}:{registry}:repository/web"
+        return Call("DeployFunction", "ecr:DescribeImages", arn, {"aws:RequestedRegion": [region]})
+
+    default = STATEMENTS["DeployFunction"]
+    accepting = ACCEPTING_STATEMENTS["DeployFunction"]
+    assert "RolloutPolicy/ReadImagesInAcceptedRegistries" not in {s.name for s in default}
+    for statements in (default, accepting):
+        assert any(allows(s, read(ACCOUNT, "us-east-1")) for s in statements)
+    for call in (read("111122223333", "us-east-1"), read("444455556666", "eu-west-1"), read(ACCOUNT, "eu-west-1")):
+        assert any(allows(s, call) for s in accepting)
+        assert not any(allows(s, call) for s in default)
+    for call in (read("999999999999", "eu-west-1"), read("111122223333", "ap-south-1")):
+        assert not any(allows(s, call) for s in accepting)
+
+
+def test_every_parameter_that_shapes_a_role_reaches_its_function_through_the_environment():
+    """The contract judges each call with the parameters the function ran with, read back from its
+    environment (tests/support/call_recorder.py); a parameter the function cannot see would be
+    judged at its default."""
+    shaping = {f: role_parameters(f) for f in functions_with_policies()}
+    assert shaping["DeployFunction"] == {"AcceptedAccounts": "ACCEPTED_ACCOUNTS", "AcceptedRegions": "ACCEPTED_REGIONS"}
+    assert all(variable for parameters in shaping.values() for variable in parameters.values()), shaping
 
 
 def test_the_checker_catches_a_tag_condition_on_an_action_without_resource_tags():
