@@ -8,6 +8,7 @@ import pytest
 
 from autodeploy import wiring
 from autodeploy.errors import RetryableError
+from tests.integration.test_scaling_review import decisions
 from tests.support.events import ecr_push, ecs_deployment
 from tests.support.faults import failing
 from tools.world import REGISTRY, create_service, create_stack, primary_deployment, push_image
@@ -225,21 +226,8 @@ def test_a_failed_input_read_is_recorded_as_unseen_and_the_round_goes_on(
         result = invoke_review(load_event("review-schedule.json"))
 
     assert [r["service"] for r in result["reviewed"]] == [service]
-    unseen = result_unseen(aws, service)
+    unseen = decisions(aws, service)[0]["unseen"]
     assert any(u.startswith(f"{input_name}: ") and code in u for u in unseen), unseen
     with _activities_unavailable():
         again = invoke_review(load_event("review-schedule.json"))
     assert again["reviewed"][0]["decision"] == "SCALE_OUT"
-
-
-def result_unseen(aws, service: str) -> list[str]:
-    from boto3.dynamodb.types import TypeDeserializer
-
-    items = aws.dynamodb.query(
-        TableName=aws.decisions_table,
-        KeyConditionExpression="#s = :s AND begins_with(sk, :p)",
-        ExpressionAttributeNames={"#s": "service"},
-        ExpressionAttributeValues={":s": {"S": service}, ":p": {"S": "review#"}},
-        ScanIndexForward=False,
-    )["Items"]
-    return list(TypeDeserializer().deserialize(items[0]["unseen"]))
