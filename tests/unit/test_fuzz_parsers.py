@@ -119,10 +119,17 @@ registration_tags = st.dictionaries(
             "autodeploy:parameter",
             "autodeploy:value",
             "autodeploy:containers",
+            "autodeploy:after",
+            "autodeploy:bake",
+            "autodeploy:scan",
+            "autodeploy:window",
+            "autodeploy:approval",
             "team",
         ]
     ),
-    tag_values | st.sampled_from(["any", "semver", "prefix:v", "apply", "dry-run", "tag", "digest", "image", "web"]),
+    tag_values
+    | st.sampled_from(["any", "semver", "prefix:v", "apply", "dry-run", "tag", "digest", "image", "web"])
+    | st.sampled_from(["staging/web", "30m", "7d", "critical", "required", "Mon-Fri 08:00-17:00 Europe/Berlin"]),
 )
 arns = st.sampled_from(
     [

@@ -194,7 +194,7 @@ def _parse_window(words: list[str], where: str, problems: list[str]) -> DeployWi
 def _zone(name: str, where: str, problems: list[str]) -> ZoneInfo | None:
     try:
         return ZoneInfo(name)
-    except (ZoneInfoNotFoundError, ValueError):
+    except (ZoneInfoNotFoundError, ValueError, OSError):  # not found, not a key, not a zone file
         problems.append(f"{where}: {name!r} is not an IANA time zone (e.g. Europe/Berlin, UTC)")
         return None
 
