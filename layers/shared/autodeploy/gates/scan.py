@@ -19,6 +19,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from enum import StrEnum
+from typing import Any
 
 from autodeploy.gates.verdict import Gate, GateVerdict
 
@@ -65,7 +66,7 @@ FAILED_STATUSES = frozenset(
 _NOT_SEVERITIES = frozenset({"TOTAL"})  # Inspector2 Scan's sum of the others
 
 
-def severity_counts(raw: Mapping[str, object]) -> dict[Severity, int]:
+def severity_counts(raw: Mapping[Any, object]) -> dict[Severity, int]:
     """Counts by severity from ``finding-severity-counts`` / ``findingSeverityCounts``.
 
     A severity with no findings is absent (the ECR user guide: "will only return a value for a
@@ -76,7 +77,7 @@ def severity_counts(raw: Mapping[str, object]) -> dict[Severity, int]:
     for name, count in raw.items():
         if not isinstance(count, int) or isinstance(count, bool) or count < 0:
             raise ValueError(f"the count of {name!r} findings is not a non-negative integer: {count!r}")
-        if name in Severity.__members__ and name not in _NOT_SEVERITIES:
+        if isinstance(name, str) and name in Severity.__members__ and name not in _NOT_SEVERITIES:
             counts[Severity(name)] = count
     return counts
 
