@@ -6,6 +6,7 @@ import os
 from collections.abc import Mapping
 from dataclasses import dataclass
 
+from autodeploy.adapters.scheduler import ScheduleTarget
 from autodeploy.errors import ConfigurationError
 
 
@@ -16,13 +17,27 @@ def _required(environ: Mapping[str, str], name: str, purpose: str) -> str:
     return value
 
 
-def _minutes(environ: Mapping[str, str], name: str, default: int) -> int:
+def _minutes(environ: Mapping[str, str], name: str, default: int, unit: str = "minutes") -> int:
     text = environ.get(name, "").strip()
     if not text:
         return default
     if not text.isdigit() or int(text) < 1:
-        raise ConfigurationError(f"environment variable {name}={text!r} must be a whole number of minutes, at least 1")
+        raise ConfigurationError(f"environment variable {name}={text!r} must be a whole number of {unit}, at least 1")
     return int(text)
+
+
+def _schedule_target(environ: Mapping[str, str]) -> ScheduleTarget | None:
+    """Where gate releases are scheduled: all three variables, or none (then reconcile releases them)."""
+    names = ("GATE_SCHEDULE_GROUP", "GATE_RELEASE_FUNCTION_ARN", "GATE_SCHEDULER_ROLE_ARN")
+    values = [environ.get(name, "").strip() for name in names]
+    if not any(values):
+        return None
+    missing = [name for name, value in zip(names, values, strict=True) if not value]
+    if missing:
+        raise ConfigurationError(
+            f"environment variables {', '.join(missing)} are not set: gate releases need all of {', '.join(names)}"
+        )
+    return ScheduleTarget(*values)
 
 
 @dataclass(frozen=True, slots=True)
@@ -31,6 +46,9 @@ class DeploySettings:
     notification_topic_arn: str | None = None
     rollout_timeout_minutes: int = 60
     resume_after_minutes: int = 5
+    scan_timeout_minutes: int = 60
+    approval_timeout_hours: int = 24
+    schedule_target: ScheduleTarget | None = None
 
     @classmethod
     def from_environ(cls, environ: Mapping[str, str] = os.environ) -> DeploySettings:
@@ -39,6 +57,9 @@ class DeploySettings:
             notification_topic_arn=environ.get("NOTIFICATION_TOPIC_ARN", "").strip() or None,
             rollout_timeout_minutes=_minutes(environ, "ROLLOUT_TIMEOUT_MINUTES", 60),
             resume_after_minutes=_minutes(environ, "RESUME_AFTER_MINUTES", 5),
+            scan_timeout_minutes=_minutes(environ, "SCAN_TIMEOUT_MINUTES", 60),
+            approval_timeout_hours=_minutes(environ, "APPROVAL_TIMEOUT_HOURS", 24, "hours"),
+            schedule_target=_schedule_target(environ),
         )
 
 

@@ -48,6 +48,7 @@ tracer = LazyTracer()
 _METRIC_BY_STATUS = {
     Status.IN_PROGRESS: "DeploymentsStarted",
     Status.QUEUED: "DeploymentsQueued",
+    Status.WAITING: "DeploymentsWaiting",
     Status.PLANNED: "DeploymentsPlanned",
     Status.SKIPPED: "DeploymentsSkipped",
     Status.REJECTED: "DeploymentsRejected",

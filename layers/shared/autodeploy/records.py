@@ -11,6 +11,7 @@ from typing import Any
 class Status(StrEnum):
     IN_PROGRESS = "IN_PROGRESS"  # the rollout was started; the tracker moves it to a terminal state
     QUEUED = "QUEUED"  # another rollout of the target is in flight; this push deploys after it
+    WAITING = "WAITING"  # held at a release gate (scan, bake, window, approval) as the target's pending push
     PLANNED = "PLANNED"  # dry-run: the full plan, nothing changed
     SKIPPED = "SKIPPED"  # not applicable: no tag, tag filter, already running, target gone
     REJECTED = "REJECTED"  # the target's policy refused it: never go backwards
@@ -22,7 +23,12 @@ class Status(StrEnum):
 
     @property
     def is_terminal(self) -> bool:
-        return self not in (Status.IN_PROGRESS, Status.QUEUED)
+        return self not in (Status.IN_PROGRESS, Status.QUEUED, Status.WAITING)
+
+    @property
+    def is_pending(self) -> bool:
+        """The push holds the target's pending slot: queued behind a rollout, or waiting at a gate."""
+        return self in (Status.QUEUED, Status.WAITING)
 
 
 class Reason(StrEnum):
@@ -48,6 +54,8 @@ class Reason(StrEnum):
     TIMED_OUT = "timed-out"
     ROLLBACK_REQUESTED = "rollback-requested"
     UNKNOWN_DEPLOYED = "unknown-deployed"
+    GATE_WAITING = "gate-waiting"  # held at a release gate; ``gate`` names which
+    GATE_REJECTED = "gate-rejected"  # a release gate refused the digest for good (findings, upstream alarm, denied)
 
 
 @dataclass(frozen=True, slots=True)
@@ -77,6 +85,9 @@ class DeploymentRecord:
     lead_time_seconds: int | None = None
     failure: dict[str, Any] = field(default_factory=dict)  # stopped tasks, service or stack events
     findings: tuple[str, ...] = ()  # what about the target weakens tracking (no circuit breaker, ...)
+    gate: str | None = None  # WAITING, or REJECTED by a gate: scan, bake, window or approval
+    reopened_by: str | None = None  # WAITING: what releases it (an event, a time, a command to run)
+    reopens_at: datetime | None = None  # WAITING: when it is looked at again even if no event comes
 
     @property
     def sort_key(self) -> str:
@@ -91,6 +102,8 @@ class DeploymentRecord:
         item["recorded_at"] = self.recorded_at.isoformat()
         if self.finished_at is not None:
             item["finished_at"] = self.finished_at.isoformat()
+        if self.reopens_at is not None:
+            item["reopens_at"] = self.reopens_at.isoformat()
         item["status"] = self.status.value
         item["reason_code"] = self.reason_code.value
         item["sk"] = self.sort_key
@@ -104,6 +117,8 @@ class DeploymentRecord:
         values["recorded_at"] = datetime.fromisoformat(item["recorded_at"])
         if "finished_at" in item:
             values["finished_at"] = datetime.fromisoformat(item["finished_at"])
+        if "reopens_at" in item:
+            values["reopens_at"] = datetime.fromisoformat(item["reopens_at"])
         if "lead_time_seconds" in item:
             values["lead_time_seconds"] = int(item["lead_time_seconds"])
         values["findings"] = tuple(item.get("findings", ()))

@@ -5,6 +5,7 @@ only the clients its path through the use case needs."""
 
 from __future__ import annotations
 
+from datetime import timedelta
 from functools import cache
 from typing import TYPE_CHECKING
 
@@ -31,15 +32,19 @@ def settings() -> DeploySettings:
 @cache
 def deploy_on_push() -> DeployOnPush:
     from autodeploy.adapters.cloudformation import CloudFormationStacks
+    from autodeploy.adapters.cloudwatch import CloudWatchReader
     from autodeploy.adapters.discovery import TargetDiscovery
     from autodeploy.adapters.ecr import EcrImages
     from autodeploy.adapters.ecs import EcsServices
     from autodeploy.adapters.ledger import Ledger
     from autodeploy.adapters.notifier import SnsNotifier
+    from autodeploy.adapters.scheduler import GateSchedules
     from autodeploy.deploy import DeployOnPush
+    from autodeploy.deploy.gate import GateSettings
 
     config, clients = settings(), aws_clients()
     stacks = CloudFormationStacks(clients.lazy("cloudformation"))
+    where = config.schedule_target
     return DeployOnPush(
         discovery=TargetDiscovery(clients.lazy("tagging"), stacks.service_arns),
         services=EcsServices(clients.lazy("ecs")),
@@ -48,6 +53,12 @@ def deploy_on_push() -> DeployOnPush:
         ledger=Ledger(clients.lazy("dynamodb"), config.ledger_table),
         notifier=SnsNotifier(clients.lazy("sns"), config.notification_topic_arn),
         registry_for=clients.ecr_registry,
+        cloudwatch=CloudWatchReader(clients.lazy("cloudwatch")),
+        schedules=GateSchedules(clients.lazy("scheduler"), where) if where is not None else None,
+        gate_settings=GateSettings(
+            scan_timeout=timedelta(minutes=config.scan_timeout_minutes),
+            approval_timeout=timedelta(hours=config.approval_timeout_hours),
+        ),
     )
 
 

@@ -163,6 +163,14 @@ class AwsClients:
         return clients[region]
 
     @cached_property
+    def scheduler(self) -> Any:  # EventBridge Scheduler: no type stubs are pinned for it
+        return self._client("scheduler")
+
+    @cached_property
+    def sts(self) -> Any:  # only the CLI asks who its caller is
+        return self._client("sts")
+
+    @cached_property
     def iam(self) -> Any:  # only `autodeploy verify` reads IAM; no type stubs are pinned for it
         return self._client("iam")
 

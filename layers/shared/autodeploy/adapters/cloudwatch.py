@@ -8,7 +8,8 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from autodeploy.adapters.aws import aws_call
-from autodeploy.errors import AutodeployError
+from autodeploy.errors import AutodeployError, PermanentError
+from autodeploy.gates.bake import AlarmTransition
 
 if TYPE_CHECKING:
     from mypy_boto3_cloudwatch import CloudWatchClient
@@ -38,6 +39,25 @@ class SeriesRead:
 class CloudWatchReader:
     def __init__(self, cloudwatch: CloudWatchClient) -> None:
         self._cw = cloudwatch
+
+    def alarm_history(self, names: Iterable[str], start: datetime, end: datetime) -> list[AlarmTransition]:
+        """The alarms' state changes between ``start`` and ``end`` (DescribeAlarmHistory, one paginated
+        call per alarm: it takes one AlarmName), oldest first. An alarm that no longer exists has none."""
+        changes: list[AlarmTransition] = []
+        for name in sorted(set(names)):
+            with aws_call(f"reading the history of alarm {name}"):
+                pages = self._cw.get_paginator("describe_alarm_history").paginate(
+                    AlarmName=name, HistoryItemType="StateUpdate", StartDate=start, EndDate=end
+                )
+                items = [item for page in pages for item in page.get("AlarmHistoryItems", [])]
+            for item in items:
+                try:
+                    change = AlarmTransition.from_history_item(item)
+                except ValueError as exc:
+                    raise PermanentError(f"alarm {name}: {exc}") from exc
+                if change is not None:
+                    changes.append(change)
+        return sorted(changes, key=lambda c: c.at)
 
     def alarms_by_name(self, names: Iterable[str]) -> list[MetricAlarmTypeDef]:
         wanted = sorted(set(names))

@@ -66,6 +66,16 @@ class TargetDiscovery:
         target = self.registration(arn)
         return target if isinstance(target, Target) else None
 
+    def tag_words(self, arn: str, key: str) -> tuple[str, ...]:
+        """The space-separated words of one tag of one resource (none when it has no such tag)."""
+        with aws_call(f"reading the tags of {arn}"):
+            found = self._tagging.get_resources(ResourceARNList=[arn]).get("ResourceTagMappingList", [])
+        for resource in found:
+            for tag in resource.get("Tags", []):
+                if tag["Key"] == key:
+                    return tuple(tag["Value"].split())
+        return ()
+
     def registration(self, arn: str) -> Target | MisconfiguredTarget | None:
         """One resource's registration: the target, why its tags are wrong, or None (not registered)."""
         with aws_call(f"reading the tags of {arn}"):

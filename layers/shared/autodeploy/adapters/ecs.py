@@ -40,6 +40,7 @@ class ServiceState:
     circuit_breaker: bool = False  # deploymentConfiguration.deploymentCircuitBreaker.enable
     rollback_on_failure: bool = False  # ... .rollback
     timed_events: tuple[tuple[datetime, str], ...] = ()  # the same with their createdAt, for recency
+    alarms: tuple[str, ...] = ()  # deploymentConfiguration.alarms.alarmNames: what judges its deployments
 
     @property
     def family(self) -> str:
@@ -110,6 +111,9 @@ class EcsServices:
                         events=tuple(e.get("message", "") for e in service.get("events", [])[:10]),
                         circuit_breaker=bool(breaker.get("enable")),
                         rollback_on_failure=bool(breaker.get("enable") and breaker.get("rollback")),
+                        alarms=tuple(
+                            service.get("deploymentConfiguration", {}).get("alarms", {}).get("alarmNames", [])
+                        ),
                         timed_events=tuple(
                             (e["createdAt"], e.get("message", ""))
                             for e in service.get("events", [])[:10]

@@ -29,6 +29,7 @@ _serializer = TypeSerializer()
 _deserializer = TypeDeserializer()
 _BATCH_GET = 100
 _ENQUEUE_ATTEMPTS = 8
+APPROVAL_PREFIX = "approval#"
 
 
 def _to_dynamo(value: Any) -> Any:
@@ -113,16 +114,101 @@ class Ledger:
         return records
 
     def set_outcome(
-        self, target: str, sort_key: str, status: Status, code: Reason, reason: str, expect: Status
+        self,
+        target: str,
+        sort_key: str,
+        status: Status,
+        code: Reason,
+        reason: str,
+        expect: Status | tuple[Status, ...],
+        gate: str | None = None,
     ) -> bool:
-        """Move a record from ``expect`` to a final ``status``; False when it was no longer ``expect``."""
+        """Move a record from ``expect`` (one status or any of several) to a final ``status``; False
+        when it was no longer so. ``gate``: the release gate that decided it (a gate's rejection)."""
+        expected = expect if isinstance(expect, tuple) else (expect,)
+        names = {f":e{i}": s.value for i, s in enumerate(expected)}
+        values: dict[str, Any] = {":s": status.value, ":c": code.value, ":r": reason, **names}
+        update = "SET #s = :s, reason_code = :c, reason = :r"
+        if gate is not None:
+            values[":g"] = gate
+            update += ", gate = :g"
         return self._update(
             {"target": target, "sk": sort_key},
-            "SET #s = :s, reason_code = :c, reason = :r",
-            "#s = :expect",
+            update + " REMOVE reopened_by, reopens_at",
+            f"#s IN ({', '.join(names)})",
             {"#s": "status"},
-            {":s": status.value, ":c": code.value, ":r": reason, ":expect": expect.value},
+            values,
             f"recording {status} for {target}",
+        )
+
+    def hold(self, record: DeploymentRecord) -> bool:
+        """The pending push (QUEUED or WAITING) is now as ``record`` says: WAITING at its gate, with why
+        and what reopens it, or QUEUED behind the rollout in flight; False when it is no longer pending."""
+        values: dict[str, Any] = {
+            ":s": record.status.value,
+            ":c": record.reason_code.value,
+            ":r": record.reason,
+            ":queued": Status.QUEUED.value,
+            ":waiting": Status.WAITING.value,
+        }
+        sets, removes = ["#s = :s", "reason_code = :c", "reason = :r"], []
+        for name, value in (
+            ("gate", record.gate),
+            ("reopened_by", record.reopened_by),
+            ("reopens_at", record.reopens_at.isoformat() if record.reopens_at else None),
+        ):
+            if value:
+                values[f":{name}"] = value
+                sets.append(f"{name} = :{name}")
+            else:
+                removes.append(name)
+        return self._update(
+            {"target": record.target, "sk": record.sort_key},
+            "SET " + ", ".join(sets) + (" REMOVE " + ", ".join(removes) if removes else ""),
+            "#s IN (:queued, :waiting)",
+            {"#s": "status"},
+            values,
+            f"recording the wait of {record.target}",
+        )
+
+    # -- approvals (sk = approval#<digest>) ------------------------------------------------------
+
+    def approval(self, target: str, digest: str) -> dict[str, Any] | None:
+        """The approval request of one digest on one target: ``requested_at`` and, once answered,
+        ``answer``, ``by``, ``at`` and ``reason``."""
+        with aws_call(f"reading the approval of {digest} on {target}"):
+            response = self._dynamodb.get_item(
+                TableName=self._table,
+                Key=_item({"target": target, "sk": APPROVAL_PREFIX + digest}),
+                ConsistentRead=True,
+            )
+        item = response.get("Item")
+        return _from_dynamo(dict(item)) if item else None
+
+    def request_approval(self, target: str, digest: str, at: str) -> dict[str, Any]:
+        """Open the approval request (the first time only) and return it as stored."""
+        try:
+            self._dynamodb.put_item(
+                TableName=self._table,
+                Item=_item({"target": target, "sk": APPROVAL_PREFIX + digest, "digest": digest, "requested_at": at}),
+                ConditionExpression="attribute_not_exists(sk)",
+            )
+        except ClientError as exc:
+            if error_code(exc) != "ConditionalCheckFailedException":
+                translate(exc, f"asking approval of {digest} on {target}")
+        except BotoCoreError as exc:
+            translate(exc, f"asking approval of {digest} on {target}")
+        return self.approval(target, digest) or {"requested_at": at, "digest": digest}
+
+    def answer_approval(self, target: str, digest: str, answer: str, by: str, at: str, reason: str) -> bool:
+        """Record a person's answer to an open request; False when there is none or it was answered already."""
+        return self._update(
+            {"target": target, "sk": APPROVAL_PREFIX + digest},
+            "SET answer = :a, #by = :b, answered_at = :at, reason = :r",
+            "attribute_exists(sk) AND attribute_not_exists(answer)",
+            {"#by": "by"},
+            {":a": answer, ":b": by, ":at": at, ":r": reason},
+            f"recording the answer to the approval of {digest} on {target}",
         )
 
     # -- target state --------------------------------------------------------------------------
@@ -165,7 +251,7 @@ class Ledger:
                     "TableName": self._table,
                     "Key": _item({"target": record.target, "sk": record.sort_key}),
                     "UpdateExpression": "SET #s = :s, reason_code = :c, reason = :r, recorded_at = :at",
-                    "ConditionExpression": "#s = :queued",
+                    "ConditionExpression": "#s IN (:queued, :waiting)",
                     "ExpressionAttributeNames": {"#s": "status"},
                     "ExpressionAttributeValues": _item(
                         {
@@ -174,6 +260,7 @@ class Ledger:
                             ":r": record.reason,
                             ":at": record.recorded_at.isoformat(),
                             ":queued": Status.QUEUED.value,
+                            ":waiting": Status.WAITING.value,
                         }
                     ),
                 }
@@ -215,21 +302,25 @@ class Ledger:
             return Claim.STARTED
         return Claim.DUPLICATE if failed[0] else Claim.BUSY
 
-    def enqueue(self, record: DeploymentRecord, push: PushRef) -> Enqueued:
+    def enqueue(self, record: DeploymentRecord, push: PushRef, *, held: bool = False) -> Enqueued:
         """Make the push the target's pending one, unless a newer push already waits.
 
-        The push it replaces is marked SUPERSEDED in the same transaction.
+        The push it replaces is marked SUPERSEDED in the same transaction. ``held``: the push waits
+        at a release gate (``record`` is WAITING), so it takes the slot whether or not a rollout
+        is in flight; otherwise it waits only behind one (LOCK_FREE when there is none).
         """
         for _ in range(_ENQUEUE_ATTEMPTS):
             state = self.state(record.target)
-            if state.in_flight is None:
+            if state.in_flight is None and not held:
                 return Enqueued(Queued.LOCK_FREE)
             if state.pending is not None and state.pending.sort_key >= push.sort_key:
                 if state.pending.sort_key == push.sort_key:
                     return Enqueued(Queued.DUPLICATE)
                 return Enqueued(Queued.SUPERSEDED)
             old = state.pending.sort_key if state.pending else None
-            condition = "attribute_exists(#f) AND " + ("#p.sk = :old" if old else "attribute_not_exists(#p)")
+            condition = ("" if held else "attribute_exists(#f) AND ") + (
+                "#p.sk = :old" if old else "attribute_not_exists(#p)"
+            )
             values: dict[str, Any] = {":p": push.to_item(), ":at": record.recorded_at.isoformat()}
             if old:
                 values[":old"] = old
@@ -247,7 +338,7 @@ class Ledger:
                         "Key": _item({"target": record.target, "sk": STATE_KEY}),
                         "UpdateExpression": "SET #p = :p, updated_at = :at",
                         "ConditionExpression": condition,
-                        "ExpressionAttributeNames": {"#f": "in_flight", "#p": "pending"},
+                        "ExpressionAttributeNames": {"#p": "pending"} | ({} if held else {"#f": "in_flight"}),
                         "ExpressionAttributeValues": _item(values),
                     }
                 },
@@ -259,7 +350,7 @@ class Ledger:
                             "TableName": self._table,
                             "Key": _item({"target": record.target, "sk": old}),
                             "UpdateExpression": "SET #s = :s, reason_code = :c, reason = :r",
-                            "ConditionExpression": "#s = :queued",
+                            "ConditionExpression": "#s IN (:queued, :waiting)",
                             "ExpressionAttributeNames": {"#s": "status"},
                             "ExpressionAttributeValues": _item(
                                 {
@@ -267,6 +358,7 @@ class Ledger:
                                     ":c": Reason.SUPERSEDED.value,
                                     ":r": f"superseded by the newer push {push.tag or push.digest} while waiting",
                                     ":queued": Status.QUEUED.value,
+                                    ":waiting": Status.WAITING.value,
                                 }
                             ),
                         }

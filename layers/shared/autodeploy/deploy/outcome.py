@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from autodeploy.events import ImagePush
+from autodeploy.gates.scan import ScanReport
 from autodeploy.records import DeploymentRecord, Reason, Status
 
 
@@ -20,6 +21,9 @@ class DeployOptions:
     reason_prefix: str = ""
     require_known_deployed: bool = False  # reconcile: never act when the running image is not in ECR
     requested_by: str | None = None  # a rollback: remembered with the push if it has to wait
+    promoted_by: str | None = None  # `autodeploy promote`: a person took the digest past the bake gate
+    scan: ScanReport | None = None  # the image's scan as its completion event reported it
+    gates_only: bool = False  # a release while a rollout is in flight: ask the gates, deploy later
 
     @classmethod
     def rollback(cls, requested_by: str, promoted: bool = False) -> DeployOptions:

@@ -76,7 +76,13 @@ class Recorder:
         elif options.promoted:
             # The push was recorded QUEUED: its record moves on rather than being written anew.
             self._ledger.set_outcome(
-                target.arn, record.sort_key, decision.status, decision.code, decision.reason, Status.QUEUED
+                target.arn,
+                record.sort_key,
+                decision.status,
+                decision.code,
+                decision.reason,
+                (Status.QUEUED, Status.WAITING),
+                gate=decision.fields.get("gate"),
             )
             self._ledger.release_pending(target.arn, record.sort_key)
             report.recorded.append(Recorded(record, True))

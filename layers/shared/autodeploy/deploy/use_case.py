@@ -3,10 +3,15 @@
 A push runs through named steps, each in its own module:
 
 1. accept   (accept.py)   does the target take this tag at all (`autodeploy:tags`);
-2. queue    (queue.py)    a target whose rollout is in flight keeps the push as its pending one;
-3. prepare  (prepare.py)  read the target: what it runs, what it would get, or nothing to do;
-4. judge    (judge.py)    the policy: never backwards; dry-run targets only plan;
-5. act      (act.py)      take the rollout lock, register and update (or update the stack), record.
+2. gate     (gate.py)     its release gates (scan, bake, window, approval): a push that waits is
+                          the target's pending push, WAITING; a refused one is REJECTED;
+3. queue    (queue.py)    a target whose rollout is in flight keeps the push as its pending one;
+4. prepare  (prepare.py)  read the target: what it runs, what it would get, or nothing to do;
+5. judge    (judge.py)    the policy: never backwards; dry-run targets only plan;
+6. act      (act.py)      take the rollout lock, register and update (or update the stack), record.
+
+A pending push is promoted (``promote_pending``) when the rollout in flight ends or when the event
+that opens its gate arrives; promotion asks the gates again.
 
 One target's failure never stops the others (recorder.py turns each step's errors into that
 target's decision); transient failures are raised at the end so that Lambda retries the event,
@@ -20,22 +25,29 @@ from datetime import UTC, datetime
 from functools import partial
 
 from autodeploy.adapters.cloudformation import CloudFormationStacks
+from autodeploy.adapters.cloudwatch import CloudWatchReader
 from autodeploy.adapters.discovery import TargetDiscovery
 from autodeploy.adapters.ecr import EcrImages, Registry
 from autodeploy.adapters.ecs import EcsServices, ServiceState
 from autodeploy.adapters.ledger import Ledger
+from autodeploy.adapters.scheduler import GateSchedules
 from autodeploy.deploy.accept import accept
 from autodeploy.deploy.act import Rollouts
+from autodeploy.deploy.gate import GateInputs, GateSettings, ReleaseGates
 from autodeploy.deploy.judge import judge
 from autodeploy.deploy.outcome import Decision, DeployOptions, DeployReport
 from autodeploy.deploy.prepare import Plan, Preparation
 from autodeploy.deploy.queue import RolloutQueue
 from autodeploy.deploy.recorder import Recorder
 from autodeploy.events import ImagePush
+from autodeploy.gates.scan import ScanReport
 from autodeploy.notifications import NOTIFIED, Notifier, notification_for
 from autodeploy.policy import ImageFacts
 from autodeploy.records import Reason, Status
 from autodeploy.registration import Target, TargetKind
+
+# A push held at a gate is news too: the team learns what it waits for and what to run.
+_NOTIFIED = NOTIFIED | {Status.WAITING}
 
 
 class DeployOnPush:
@@ -48,6 +60,9 @@ class DeployOnPush:
         ledger: Ledger,
         notifier: Notifier,
         registry_for: Callable[[str, str], str],
+        cloudwatch: CloudWatchReader,
+        schedules: GateSchedules | None = None,
+        gate_settings: GateSettings | None = None,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
     ) -> None:
         self._discovery = discovery
@@ -58,6 +73,8 @@ class DeployOnPush:
         self._registry_for = registry_for
         self._recorder = Recorder(ledger, clock)
         self._queue = RolloutQueue(ledger, self._recorder)
+        inputs = GateInputs(ledger, images, discovery, services, cloudwatch)
+        self._gates = ReleaseGates(inputs, ledger, self._recorder, schedules, gate_settings or GateSettings(), clock)
         self._preparation = Preparation(services, stacks)
         self._rollouts = Rollouts(
             services, stacks, ledger, discovery, self._queue, self._recorder, self.promote_pending, clock
@@ -94,12 +111,23 @@ class DeployOnPush:
         report.merge(self.deploy(push, found.targets))
         return report
 
-    def promote_pending(self, target: Target) -> DeployReport | None:
-        """Deploy the target's pending push, now that its rollout in flight has ended."""
+    @property
+    def gates(self) -> ReleaseGates:
+        return self._gates
+
+    def promote_pending(self, target: Target, scan: ScanReport | None = None) -> DeployReport | None:
+        """Deploy the target's pending push, now that its rollout in flight has ended or the event
+        that opens its gate came (``scan``: the scan its completion event reported). Its gates are
+        asked again: one still closed keeps it pending. While a rollout is in flight, only the
+        gates are asked (its turn comes when the rollout ends)."""
         state = self._ledger.state(target.arn)
         pending = state.pending
-        if pending is None or state.in_flight is not None:
+        if pending is None:
             return None
+        if state.in_flight is not None:
+            if not target.gates.declared or pending.requested_by:
+                return None
+            return self.deploy(pending.to_push(), [target], DeployOptions(promoted=True, gates_only=True, scan=scan))
         if str(state.last_succeeded.get("sk", "")) > pending.sort_key:
             # A push newer than this one already succeeded (ECR push times are only to the second).
             push = pending.to_push()
@@ -109,17 +137,18 @@ class DeployOnPush:
             return report
         if pending.requested_by:  # a person asked for this rollback: its turn has come, the policy stays out
             return self.deploy(pending.to_push(), [target], DeployOptions.rollback(pending.requested_by, promoted=True))
-        return self.deploy(pending.to_push(), [target], DeployOptions(promoted=True))
+        return self.deploy(pending.to_push(), [target], DeployOptions(promoted=True, scan=scan))
 
     def deploy(self, push: ImagePush, targets: list[Target], options: DeployOptions = DeployOptions()) -> DeployReport:
         report = DeployReport(push)
         accepted, refused = accept(push, targets, options)
         for target, decision in refused:
             self._recorder.decide(report, push, target, decision, options)
-        if accepted:
-            self._roll_out(report, push, accepted, options)
+        passing = self._gates.passing(report, push, accepted, options)
+        if passing:
+            self._roll_out(report, push, passing, options)
         self._notifier.publish(
-            [notification_for(r.record) for r in report.recorded if r.first_time and r.record.status in NOTIFIED]
+            [notification_for(r.record) for r in report.recorded if r.first_time and r.record.status in _NOTIFIED]
         )
         return report
 
