@@ -7,6 +7,7 @@ the template declares them.
 from __future__ import annotations
 
 import contextlib
+import re
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
@@ -16,6 +17,7 @@ from cfnlint.decode.cfn_yaml import loads
 
 ROOT = Path(__file__).resolve().parent.parent
 TEMPLATE = ROOT / "template.yaml"
+EMULATED_ACCOUNT = "123456789012"  # moto's default account (moto.core.DEFAULT_ACCOUNT_ID)
 
 
 @cache
@@ -59,7 +61,12 @@ class Resolver:
             resource, attribute = arg if isinstance(arg, list) else arg.split(".", 1)
             return f"{self.physical.get(resource, resource)}.{attribute}"
         if key == "Fn::Sub" and isinstance(arg, str):
-            return arg
+            # Pseudo parameters as in the emulated account, resources by their physical name.
+            pseudo = {"AWS::Partition": "aws", "AWS::Region": "us-east-1", "AWS::AccountId": EMULATED_ACCOUNT}
+            pseudo["AWS::StackName"] = "ecs-autodeploy"
+            return re.sub(
+                r"\$\{([^}!.]+)\}", lambda m: pseudo.get(m.group(1)) or str(self.value({"Ref": m.group(1)})), arg
+            )
         raise ValueError(f"cannot resolve {key} locally")
 
     def condition(self, name: str) -> bool:
@@ -141,9 +148,24 @@ def create_topics(sns: Any) -> dict[str, str]:
     }
 
 
+def create_schedule_groups(scheduler: Any) -> dict[str, str]:
+    """Create the template's EventBridge Scheduler groups on an emulator, named by logical id."""
+    groups = {}
+    for logical_id, resource in load_template()["Resources"].items():
+        if resource["Type"] == "AWS::Scheduler::ScheduleGroup":
+            with contextlib.suppress(scheduler.exceptions.ConflictException):
+                scheduler.create_schedule_group(Name=logical_id)
+            groups[logical_id] = logical_id
+    return groups
+
+
 def create_resources(session: Any) -> dict[str, str]:
-    """What the functions need of the template on an emulator: tables and topics, by logical id."""
-    return create_tables(session.client("dynamodb")) | create_topics(session.client("sns"))
+    """What the functions need of the template on an emulator: tables, topics and schedule groups, by logical id."""
+    return (
+        create_tables(session.client("dynamodb"))
+        | create_topics(session.client("sns"))
+        | create_schedule_groups(session.client("scheduler"))
+    )
 
 
 @dataclass(frozen=True)

@@ -11,7 +11,7 @@ from moto import mock_aws
 
 from autodeploy import wiring
 from autodeploy.adapters.aws import CLIENT_CONFIG, AwsClients
-from tests.support import call_recorder, ecs_history
+from tests.support import alarm_history, call_recorder, ecs_history
 from tools import moto_gaps, world
 from tools.lambda_context import FakeLambdaContext
 from tools.template import create_resources, function_spec
@@ -35,6 +35,7 @@ class Aws:
     decisions_table: str
     notifications_queue: str
     history: ecs_history.EcsHistory  # ECS's service-deployment history, which moto lacks
+    alarm_history: alarm_history.AlarmHistory  # CloudWatch's alarm history, which moto lacks
 
     def notifications(self) -> list[dict[str, Any]]:
         """Every message published to the notification topic so far (drains the test queue)."""
@@ -104,6 +105,7 @@ def aws(monkeypatch: pytest.MonkeyPatch) -> Iterator[Aws]:
         clients["sns"].subscribe(TopicArn=physical["NotificationTopic"], Protocol="sqs", Endpoint=queue_arn)
         moto_gaps.aws_like_deployments(clients["ecs"])
         history = ecs_history.install(clients["ecs"])
+        alarms = alarm_history.install(clients["cloudwatch"])
         world.ensure_repository(clients["ecr"], "web")
         wiring.reset()
         # The functions' clients are created lazily inside the mock; sharing them lets tests inject faults.
@@ -118,6 +120,7 @@ def aws(monkeypatch: pytest.MonkeyPatch) -> Iterator[Aws]:
             decisions_table=physical["DecisionsTable"],
             notifications_queue=queue,
             history=history,
+            alarm_history=alarms,
             autoscaling=clients.pop("application-autoscaling"),
             **clients,
         )
@@ -147,6 +150,11 @@ def invoke_deploy() -> Any:
 @pytest.fixture
 def invoke_track() -> Any:
     return _invoker("track_function", "TrackFunction")
+
+
+@pytest.fixture
+def invoke_release() -> Any:
+    return _invoker("release_function", "ReleaseFunction")
 
 
 @pytest.fixture

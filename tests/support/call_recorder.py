@@ -159,6 +159,13 @@ class _Lookup:
             for role in {params.get("taskRoleArn"), params.get("executionRoleArn")} - {None}:
                 passed = {"iam:PassedToService": ["ecs-tasks.amazonaws.com"]}
                 implied.append(Call(function, "iam:PassRole", str(role), passed, f"task role, {origin}"))
+        if service == "scheduler" and operation == "CreateSchedule":
+            # IAM authorization data: CreateSchedule's dependent action iam:PassRole (the EventBridge
+            # Scheduler user guide, "Set up the execution role": the caller passes the schedule's role).
+            passed = {"iam:PassedToService": ["scheduler.amazonaws.com"]}
+            implied.append(
+                Call(function, "iam:PassRole", params["Target"]["RoleArn"], passed, f"schedule role, {origin}")
+            )
         if service == "sns" and operation in {"Publish", "PublishBatch"}:
             # SNS developer guide, "Configuring AWS KMS permissions": a publisher to a topic under
             # a customer managed key needs kms:GenerateDataKey and kms:Decrypt on the key.
@@ -240,6 +247,15 @@ class _Lookup:
             ("ecr:BatchGetImage", f"arn:{PARTITION}:ecr:{region}:{account}:repository/{params['repositoryName']}", {})
         ]
 
+    def _ecr_DescribeImageScanFindings(self, params: dict[str, Any], region: str, **_: Any) -> list[Any]:
+        account = params.get("registryId", ACCOUNT)
+        arn = f"arn:{PARTITION}:ecr:{region}:{account}:repository/{params['repositoryName']}"
+        return [("ecr:DescribeImageScanFindings", arn, {})]
+
+    def _scheduler_CreateSchedule(self, params: dict[str, Any], base: str, **_: Any) -> list[Any]:
+        group = params.get("GroupName", "default")
+        return [("scheduler:CreateSchedule", f"{base}:schedule/{group}/{params['Name']}", {})]
+
     def _resourcegroupstaggingapi_GetResources(self, **_: Any) -> list[Any]:
         return [("tag:GetResources", "*", {})]
 
@@ -307,6 +323,9 @@ class _Lookup:
     def _cloudwatch_DescribeAlarms(self, params: dict[str, Any], base: str, **_: Any) -> list[Any]:
         names = params.get("AlarmNames") or [f"{params.get('AlarmNamePrefix', '')}*"]
         return [("cloudwatch:DescribeAlarms", f"{base}:alarm:{n}", {}) for n in names]
+
+    def _cloudwatch_DescribeAlarmHistory(self, params: dict[str, Any], base: str, **_: Any) -> list[Any]:
+        return [("cloudwatch:DescribeAlarmHistory", f"{base}:alarm:{params.get('AlarmName', '*')}", {})]
 
     def _cloudwatch_GetMetricData(self, **_: Any) -> list[Any]:
         return [("cloudwatch:GetMetricData", "*", {})]

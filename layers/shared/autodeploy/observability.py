@@ -105,6 +105,10 @@ def report_tracking(result: TrackResult) -> None:
             metrics.add_metric(name="LeadTime", unit=MetricUnit.Seconds, value=record.lead_time_seconds)
     if result.next_deploy is not None:
         report_deployments(result.next_deploy)
+    for released in result.downstream:
+        report_deployments(released)
+    if "downstream_error" in result.details:
+        logger.warning("targets after this one not released; reconcile will", extra=result.details)
 
 
 def report_reconcile(report: ReconcileReport) -> None:

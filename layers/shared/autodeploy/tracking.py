@@ -23,6 +23,7 @@ from autodeploy.errors import AutodeployError, RetryableError
 from autodeploy.events import EcsDeploymentEvent, StackStatusEvent
 from autodeploy.notifications import Notifier, notification_for
 from autodeploy.records import DeploymentRecord, Reason, Status
+from autodeploy.release import ReleaseWaiting
 from autodeploy.rollout import InFlight
 
 STACK_OUTCOMES = {
@@ -42,6 +43,7 @@ class TrackResult:
     record: DeploymentRecord | None = None
     next_deploy: DeployReport | None = None
     details: dict[str, Any] = field(default_factory=dict)
+    downstream: list[DeployReport] = field(default_factory=list)  # targets `after` this one, released
 
     def summary(self) -> dict[str, Any]:
         summary: dict[str, Any] = {"target": self.target, "outcome": self.outcome, "why": self.why}
@@ -53,6 +55,8 @@ class TrackResult:
             )
         if self.next_deploy is not None:
             summary["next"] = self.next_deploy.summary()["targets"]
+        if self.downstream:
+            summary["downstream"] = [t for report in self.downstream for t in report.summary()["targets"]]
         return summary
 
 
@@ -270,6 +274,14 @@ class TrackRollouts:
             registered = self._deployer.discovery.get(target)
             if registered is not None:
                 result.next_deploy = self._deployer.promote_pending(registered)
+        if status is Status.SUCCEEDED:
+            # The targets `after` this one may take the digest now (or once their bake ends). The
+            # rollout is closed whatever happens here: a release that fails is reconcile's to catch up.
+            try:
+                released = ReleaseWaiting(self._deployer).downstream_of(target, closed, in_flight.push.to_push())
+                result.downstream = released.released
+            except AutodeployError as exc:
+                result.details["downstream_error"] = str(exc)
         return result
 
 

@@ -15,6 +15,7 @@ from autodeploy.config import DeploySettings
 if TYPE_CHECKING:
     from autodeploy.deploy import DeployOnPush
     from autodeploy.reconcile import Reconcile
+    from autodeploy.release import ReleaseWaiting
     from autodeploy.scaling.reviewer import ReviewScaling
     from autodeploy.tracking import TrackRollouts
 
@@ -79,6 +80,13 @@ def track_rollouts() -> TrackRollouts:
 
 
 @cache
+def release_waiting() -> ReleaseWaiting:
+    from autodeploy.release import ReleaseWaiting
+
+    return ReleaseWaiting(deploy_on_push())
+
+
+@cache
 def reconcile() -> Reconcile:
     from autodeploy.adapters.cloudformation import CloudFormationStacks
     from autodeploy.adapters.ecr import EcrImages
@@ -123,5 +131,14 @@ def reset() -> None:
     """Forget built objects (tests switch environments between cases)."""
     from autodeploy.origin import accepted_origins
 
-    for built in (review_scaling, reconcile, track_rollouts, deploy_on_push, settings, aws_clients, accepted_origins):
+    for built in (
+        review_scaling,
+        reconcile,
+        release_waiting,
+        track_rollouts,
+        deploy_on_push,
+        settings,
+        aws_clients,
+        accepted_origins,
+    ):
         built.cache_clear()

@@ -10,11 +10,14 @@ from autodeploy.cli import render
 from autodeploy.cli.environment import CliError, Environment
 from autodeploy.cli.exit_codes import FAILED, INTERRUPTED, NOTHING_TO_DO, OK, STILL_WAITING
 from autodeploy.errors import AutodeployError
+from autodeploy.gate_operations import answer, describe_gates, promote_by_hand, waiting_record
+from autodeploy.gates.approval import Answer
 from autodeploy.operations import (
     misconfigured,
     release,
     resolve_quarantined,
     rollback,
+    short,
     status_of,
     statuses,
     wait_for_outcome,
@@ -71,7 +74,10 @@ def status(env: Environment, args: argparse.Namespace) -> int:
             print(
                 render.as_json(
                     {
-                        "targets": [render.state_json(t, t.arn, s) for t, s in found],
+                        "targets": [
+                            render.state_json(t, t.arn, s, describe_gates(t.gates), waiting_record(deployer, t.arn))
+                            for t, s in found
+                        ],
                         "misconfigured": [
                             {"target": arn, "name": render.target_name(arn), "problem": why} for arn, why in problems
                         ],
@@ -82,7 +88,8 @@ def status(env: Environment, args: argparse.Namespace) -> int:
         if not found and not problems:
             print("no registered targets")
         for target, state in found:
-            print(render.state(render.heading(target), state))
+            waiting = waiting_record(deployer, target.arn) if state.pending else None
+            print(render.state(render.heading(target), state, gates=describe_gates(target.gates), waiting=waiting))
         if problems:
             print(render.misconfigured(problems))
         return OK
@@ -91,11 +98,18 @@ def status(env: Environment, args: argparse.Namespace) -> int:
     if args.json:
         print(
             render.as_json(
-                {**render.state_json(one.target, arn, one.state), "latest": [r.to_item() for r in one.latest]}
+                {
+                    **render.state_json(
+                        one.target, arn, one.state, describe_gates(one.target.gates), waiting_record(deployer, arn)
+                    ),
+                    "latest": [r.to_item() for r in one.latest],
+                }
             )
         )
         return OK
-    print(render.state(render.heading(one.target), one.state, one.latest[0].findings if one.latest else ()))
+    findings = one.latest[0].findings if one.latest else ()
+    waiting = waiting_record(deployer, arn) if one.state.pending else None
+    print(render.state(render.heading(one.target), one.state, findings, describe_gates(one.target.gates), waiting))
     print(render.history(one.latest))
     return OK
 
@@ -106,6 +120,53 @@ def history(env: Environment, args: argparse.Namespace) -> int:
     records = deployer.ledger.history(arn, limit=args.limit)
     print(render.as_json([r.to_item() for r in records]) if args.json else render.history(records))
     return OK
+
+
+def caller(env: Environment) -> str:
+    """Who runs the command, as AWS knows them (STS GetCallerIdentity): recorded with their answer."""
+    from autodeploy.adapters.aws import aws_call
+
+    with aws_call("asking STS who the caller is"):
+        return str(env.clients.sts.get_caller_identity()["Arn"])
+
+
+def approve_command(env: Environment, args: argparse.Namespace) -> int:
+    return _answer(env, args, Answer.APPROVED, "")
+
+
+def deny_command(env: Environment, args: argparse.Namespace) -> int:
+    if not args.reason.strip():
+        raise CliError("--reason says why the push is denied; it cannot be empty")
+    return _answer(env, args, Answer.DENIED, args.reason.strip())
+
+
+def _answer(env: Environment, args: argparse.Namespace, given: Answer, reason: str) -> int:
+    deployer = _deployer(env, notify=True)
+    arn = resolve_target(env, args.target)
+    answered = answer(deployer, arn, args.digest, given, caller(env), reason)
+    record = answered.record
+    name = render.target_name(arn)
+    print(f"{given.value} {short(answered.digest)} on {name}")
+    if record is not None:
+        print(f"  now {record.status.value}: {record.reason}")
+    return OK if record is None or record.status is not Status.FAILED else FAILED
+
+
+def promote_command(env: Environment, args: argparse.Namespace) -> int:
+    deployer = _deployer(env, notify=True)
+    arn = resolve_target(env, args.to)
+    report = promote_by_hand(deployer, arn, args.digest, caller(env))
+    own = [r.record for r in report.recorded if r.record.target == arn and r.record.digest.startswith(args.digest)]
+    if not own:
+        print(
+            f"autodeploy: nothing was promoted to {render.target_name(arn)}: " + "; ".join(report.retryable),
+            file=sys.stderr,
+        )
+        return FAILED
+    record = own[-1]
+    name = render.target_name(arn)
+    print(f"promoted {short(record.digest)} to {name} past the bake: {record.status.value}: {record.reason}")
+    return OK if record.status in (Status.IN_PROGRESS, Status.QUEUED, Status.WAITING, Status.SUCCEEDED) else FAILED
 
 
 def release_command(env: Environment, args: argparse.Namespace) -> int:
@@ -279,6 +340,9 @@ COMMANDS = {
     "history": history,
     "rollback": rollback_command,
     "release": release_command,
+    "approve": approve_command,
+    "deny": deny_command,
+    "promote": promote_command,
     "decisions": decisions,
     "timeline": timeline,
     "verify": verify,

@@ -69,9 +69,18 @@ def heading(target: Target) -> str:
     return f"{target.kind.value} {target_name(target.arn)} ({target.repository}, {target.tag_filter}, {target.mode})"
 
 
-def state(title: str, current: TargetState, findings: Sequence[str] = ()) -> str:
-    """A target's rollout state; ``findings``: what weakens its tracking (from its newest record)."""
+def state(
+    title: str,
+    current: TargetState,
+    findings: Sequence[str] = (),
+    gates: str = "",
+    waiting: DeploymentRecord | None = None,
+) -> str:
+    """A target's rollout state; ``findings``: what weakens its tracking (from its newest record);
+    ``gates``: the release gates it declares; ``waiting``: its pending push's record, held at a gate."""
     lines = [title]
+    if gates:
+        lines.append(f"  gates:      {gates}")
     flight = current.in_flight
     if flight:
         line = f"  in flight:  {push_label(flight.push)} since {when(flight.started_at)}"
@@ -82,11 +91,14 @@ def state(title: str, current: TargetState, findings: Sequence[str] = ()) -> str
     lines.append(line)
     pending = current.pending
     if pending:
-        waiting = f"  waiting:    {push_label(pending)}"
-        waiting += f", rollback requested by {pending.requested_by}" if pending.requested_by else ""
+        line = f"  waiting:    {push_label(pending)}"
+        line += f", rollback requested by {pending.requested_by}" if pending.requested_by else ""
+        if waiting is not None and waiting.sort_key == pending.sort_key and waiting.gate:
+            line += f" at the {waiting.gate} gate: {waiting.reason}"
+            line += f"\n              released by: {waiting.reopened_by}" if waiting.reopened_by else ""
     else:
-        waiting = "  waiting:    nothing"
-    lines.append(waiting)
+        line = "  waiting:    nothing"
+    lines.append(line)
     good = current.last_succeeded
     lines.append(
         f"  last good:  {image_label(good.get('tag'), str(good.get('digest', '')))} at {when(good.get('at'))}"
@@ -100,7 +112,18 @@ def state(title: str, current: TargetState, findings: Sequence[str] = ()) -> str
     return "\n".join(lines)
 
 
-def state_json(target: Target | None, arn: str, current: TargetState) -> dict[str, Any]:
+def state_json(
+    target: Target | None,
+    arn: str,
+    current: TargetState,
+    gates: str = "",
+    waiting: DeploymentRecord | None = None,
+) -> dict[str, Any]:
+    gate = (
+        {"gate": waiting.gate, "reason": waiting.reason, "released_by": waiting.reopened_by, "at": waiting.reopens_at}
+        if waiting is not None
+        else None
+    )
     return {
         "target": arn,
         "name": target_name(arn),
@@ -118,6 +141,8 @@ def state_json(target: Target | None, arn: str, current: TargetState) -> dict[st
         "pending": current.pending.to_item() if current.pending else None,
         "last_good": current.last_succeeded or None,
         "quarantined": current.quarantined,
+        "gates": gates or None,
+        "waiting_at": gate,
     }
 
 
