@@ -136,7 +136,7 @@ def test_an_upstream_alarm_during_the_bake_rejects_the_digest_downstream_naming_
 
 
 def test_a_newer_push_supersedes_the_one_waiting_at_a_gate(aws, chain, invoke_deploy):
-    staging, prod = chain
+    _staging, prod = chain
     now = datetime.now(UTC).replace(microsecond=0)
     first = push_image(aws.ecr, "web", "1.3.0")
     invoke_deploy(ecr_push("1.3.0", first, time=iso(now)))
@@ -306,7 +306,7 @@ def test_a_denied_push_is_refused_with_who_and_why(aws, approving, invoke_deploy
 
 
 def test_a_digest_promoted_by_hand_skips_the_bake_and_says_so(aws, chain, invoke_deploy, capsys):
-    staging, prod = chain
+    _staging, prod = chain
     digest = push_image(aws.ecr, "web", "2.0.0")
     invoke_deploy(ecr_push("2.0.0", digest, time=iso(datetime.now(UTC))))
     assert record_of(aws, prod, "2.0.0")["status"] == "WAITING"

@@ -5,6 +5,7 @@ call is checked by tests/permissions/check_permissions.py on the integration sui
 
 from __future__ import annotations
 
+import json
 import re
 from fnmatch import fnmatchcase
 
@@ -42,7 +43,13 @@ STACK_TAGS = {"autodeploy:repository": "web", "autodeploy:parameter": "BuildNumb
 
 
 def test_every_function_has_a_role_of_its_own_policies():
-    assert set(STATEMENTS) == {"DeployFunction", "TrackFunction", "ReconcileFunction", "ReviewFunction"}
+    assert set(STATEMENTS) == {
+        "DeployFunction",
+        "TrackFunction",
+        "ReconcileFunction",
+        "ReviewFunction",
+        "ReleaseFunction",
+    }
 
 
 @pytest.mark.parametrize("name", sorted(ALL))
@@ -183,9 +190,35 @@ def test_the_stack_target_grants_are_only_the_handlers_permissions_and_only_thro
 
 
 def test_no_role_passes_roles_to_cloudformation():
+    """Task roles go to ECS tasks only; the gate schedules' role to EventBridge Scheduler only, and no other role."""
     passing = [s for s in ALL.values() if "iam:PassRole" in s.actions]
-    assert passing
-    assert all(s.conditions == {"StringEquals": {"iam:PassedToService": ["ecs-tasks.amazonaws.com"]}} for s in passing)
+    to_tasks = {"StringEquals": {"iam:PassedToService": ["ecs-tasks.amazonaws.com"]}}
+    to_scheduler = {"StringEquals": {"iam:PassedToService": ["scheduler.amazonaws.com"]}}
+    assert {json.dumps(s.conditions) for s in passing} == {json.dumps(to_tasks), json.dumps(to_scheduler)}
+    for statement in passing:
+        if statement.conditions == to_scheduler:
+            assert statement.resources == (f"arn:aws:iam::{ACCOUNT}:role/GateSchedulerRole",)
+
+
+def test_the_scheduler_role_may_only_invoke_the_release_function_for_this_account():
+    """EventBridge Scheduler user guide, "Set up the execution role": trust scheduler.amazonaws.com with
+    aws:SourceAccount (the confused-deputy guard); the role invokes the one function its schedules target."""
+    role = RESOURCES["GateSchedulerRole"]["Properties"]
+    [trust] = role["AssumeRolePolicyDocument"]["Statement"]
+    assert trust["Principal"] == {"Service": "scheduler.amazonaws.com"}
+    assert trust["Condition"] == {"StringEquals": {"aws:SourceAccount": {"Ref": "AWS::AccountId"}}}
+    [policy] = role["Policies"]
+    [grant] = policy["PolicyDocument"]["Statement"]
+    assert grant["Action"] == "lambda:InvokeFunction"
+    function = "arn:${AWS::Partition}:lambda:${AWS::Region}:${AWS::AccountId}:function:${AWS::StackName}-gate-release"
+    assert grant["Resource"] == {"Fn::Sub": function}
+    assert RESOURCES["ReleaseFunction"]["Properties"]["FunctionName"] == {"Fn::Sub": "${AWS::StackName}-gate-release"}
+
+
+def test_schedules_are_created_only_in_the_products_group():
+    [create] = [s for s in ALL.values() if "scheduler:CreateSchedule" in s.actions]
+    assert create.resources == (f"arn:aws:scheduler:us-east-1:{ACCOUNT}:schedule/GateScheduleGroup/*",)
+    assert RESOURCES["GateScheduleGroup"]["Type"] == "AWS::Scheduler::ScheduleGroup"
 
 
 def test_nothing_carries_a_fixed_physical_name_so_two_copies_share_a_region():
