@@ -317,3 +317,52 @@ def test_a_digest_promoted_by_hand_skips_the_bake_and_says_so(aws, chain, invoke
     assert record["status"] == "IN_PROGRESS"
     assert record["reason"].startswith("rollout started (promoted by hand by arn:aws:")
     assert "past the bake" in capsys.readouterr().out
+
+
+def test_reconcile_releases_a_wait_whose_schedule_never_came(aws, invoke_deploy, invoke_reconcile, monkeypatch):
+    now = datetime.now(UTC).replace(microsecond=0)
+    opens = now + timedelta(hours=2)
+    push_image(aws.ecr, "web", "1.0.0")
+    prod = service(aws, "prod", {"autodeploy:window": f"Mon-Sun {opens:%H}:00-{opens + timedelta(hours=1):%H}:00 UTC"})
+    digest = push_image(aws.ecr, "web", "2.1.0")
+    invoke_deploy(ecr_push("2.1.0", digest, time=iso(now)))
+    invoke_reconcile()  # still closed: the push keeps waiting, and nothing new is recorded
+    assert record_of(aws, prod, "2.1.0")["status"] == "WAITING"
+    assert [r["tag"] for r in aws.ledger(prod)] == ["2.1.0"]
+
+    later(monkeypatch, opens.replace(minute=0, second=0) + timedelta(minutes=20))
+    summary = invoke_reconcile()
+
+    assert {"target": prod, "action": "deployed the pending push", "tag": "2.1.0"} in summary["actions"]
+    assert record_of(aws, prod, "2.1.0")["status"] == "IN_PROGRESS"
+
+
+def test_a_chain_dev_staging_prod_promotes_step_by_step_on_each_success(aws, invoke_deploy, invoke_track):
+    now = datetime.now(UTC).replace(microsecond=0)
+    push_image(aws.ecr, "web", "1.0.0")
+    dev = service(aws, "dev", {})
+    staging = service(aws, "staging", {"autodeploy:after": "main/dev"})
+    prod = service(aws, "prod", {"autodeploy:after": "main/staging"})
+    digest = push_image(aws.ecr, "web", "3.0.0")
+
+    pushed = invoke_deploy(ecr_push("3.0.0", digest, time=iso(now - timedelta(minutes=10))))
+    assert {t["target"]: t["status"] for t in pushed["targets"]} == {
+        dev: "IN_PROGRESS",
+        staging: "WAITING",
+        prod: "WAITING",
+    }
+
+    on_dev = succeed(aws, invoke_track, dev, now - timedelta(minutes=5))
+    assert [(t["target"], t["status"]) for t in on_dev["downstream"]] == [(staging, "IN_PROGRESS")]
+    assert record_of(aws, prod, "3.0.0")["status"] == "WAITING"  # not after dev: still waits for staging
+
+    on_staging = succeed(aws, invoke_track, staging, now - timedelta(minutes=2))
+    assert [(t["target"], t["status"]) for t in on_staging["downstream"]] == [(prod, "IN_PROGRESS")]
+    assert schedules() == []  # no bake: no time to wait for
+
+    # The target's state began with the held push (no rollout before it): the rollout still closes.
+    assert succeed(aws, invoke_track, prod, now - timedelta(minutes=1))["status"] == "SUCCEEDED"
+    done = record_of(aws, prod, "3.0.0")
+    assert done["status"] == "SUCCEEDED"
+    assert "gate" not in done and "reopened_by" not in done  # what held it went with the wait
+    assert aws.state(prod)["last_succeeded"]["digest"] == digest

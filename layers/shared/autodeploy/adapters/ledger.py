@@ -250,7 +250,9 @@ class Ledger:
                 "Update": {
                     "TableName": self._table,
                     "Key": _item({"target": record.target, "sk": record.sort_key}),
-                    "UpdateExpression": "SET #s = :s, reason_code = :c, reason = :r, recorded_at = :at",
+                    # A push that waited at a gate no longer does: what held it goes with the wait.
+                    "UpdateExpression": "SET #s = :s, reason_code = :c, reason = :r, recorded_at = :at "
+                    "REMOVE gate, reopened_by, reopens_at",
                     "ConditionExpression": "#s IN (:queued, :waiting)",
                     "ExpressionAttributeNames": {"#s": "status"},
                     "ExpressionAttributeValues": _item(
@@ -321,7 +323,7 @@ class Ledger:
             condition = ("" if held else "attribute_exists(#f) AND ") + (
                 "#p.sk = :old" if old else "attribute_not_exists(#p)"
             )
-            values: dict[str, Any] = {":p": push.to_item(), ":at": record.recorded_at.isoformat()}
+            values: dict[str, Any] = {":p": push.to_item(), ":at": record.recorded_at.isoformat(), ":empty": {}}
             if old:
                 values[":old"] = old
             writes: list[dict[str, Any]] = [
@@ -336,9 +338,12 @@ class Ledger:
                     "Update": {
                         "TableName": self._table,
                         "Key": _item({"target": record.target, "sk": STATE_KEY}),
-                        "UpdateExpression": "SET #p = :p, updated_at = :at",
+                        # A held push may be the first thing a target's state holds: the quarantine
+                        # map exists from the start, as begin() makes it, for finish() to update.
+                        "UpdateExpression": "SET #p = :p, updated_at = :at, #q = if_not_exists(#q, :empty)",
                         "ConditionExpression": condition,
-                        "ExpressionAttributeNames": {"#p": "pending"} | ({} if held else {"#f": "in_flight"}),
+                        "ExpressionAttributeNames": {"#p": "pending", "#q": "quarantined"}
+                        | ({} if held else {"#f": "in_flight"}),
                         "ExpressionAttributeValues": _item(values),
                     }
                 },
