@@ -169,3 +169,16 @@ def test_a_push_forwarded_from_another_region_is_looked_up_in_that_region(aws, i
     assert definition["containerDefinitions"][0]["image"] == f"{host}/web@{digest}"
     assert wiring.aws_clients().ecr_in(OTHER_REGION) is client  # one client per region, kept
     assert wiring.aws_clients().ecr_in("us-east-1") is wiring.aws_clients().ecr
+
+
+def test_a_scan_gate_reads_the_findings_in_the_registry_account(aws, registry, invoke_deploy):
+    """DescribeImageScanFindings with the registry's ``registryId`` (botocore's ecr model), allowed by
+    the repository policy of stacks/registry.yaml (answered by the registry account's moto, as above)."""
+    create_service(aws.ecs, "prod", "web", f"{registry['host']}/web:1.4.0", WEB | {"autodeploy:scan": "critical"})
+    forwarded = load_event("ecr-push-forwarded.json")
+    digest = forwarded["detail"]["image-digest"]
+    registry["ecr"].start_image_scan(repositoryName="web", imageId={"imageDigest": digest})  # moto: COMPLETE, HIGH 1
+
+    result = invoke_deploy(forwarded)
+
+    assert [t["status"] for t in result["targets"]] == ["IN_PROGRESS"], result

@@ -86,7 +86,7 @@ def test_the_deployer_may_read_exactly_the_accepted_registries_in_the_accepted_r
     read = statements["ReadImagesInAcceptedRegistries"]
     home_region = Rendered(load_template(), {}, partition).refs["AWS::Region"]
 
-    assert read["Action"] == "ecr:DescribeImages"
+    assert read["Action"] == ["ecr:DescribeImages", "ecr:DescribeImageScanFindings"]
     assert read["Resource"] == [
         f"arn:{partition}:ecr:*:{account}:repository/*" for account in ("123456789012", "111122223333", "444455556666")
     ]
@@ -156,7 +156,12 @@ def test_the_registry_stack_shares_read_and_pull_and_forwards_successful_pushes(
     resources = rendered.value(template["Resources"])
 
     [share] = resources["Repository"]["Properties"]["RepositoryPolicyText"]["Statement"]
-    assert set(share["Action"]) == {"ecr:DescribeImages", "ecr:BatchGetImage", "ecr:GetDownloadUrlForLayer"}
+    assert set(share["Action"]) == {
+        "ecr:DescribeImages",
+        "ecr:DescribeImageScanFindings",
+        "ecr:BatchGetImage",
+        "ecr:GetDownloadUrlForLayer",
+    }
     assert share["Principal"] == {"AWS": ["444455556666", "777788889999"]}
     rule = resources["ForwardPushes"]["Properties"]
     assert rule["EventPattern"] == {
