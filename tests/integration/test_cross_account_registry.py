@@ -182,3 +182,21 @@ def test_a_scan_gate_reads_the_findings_in_the_registry_account(aws, registry, i
     result = invoke_deploy(forwarded)
 
     assert [t["status"] for t in result["targets"]] == ["IN_PROGRESS"], result
+
+
+def test_a_scan_gate_reads_the_findings_in_the_region_of_the_push(aws, invoke_deploy, monkeypatch):
+    """A push forwarded from another region of this account: its scan is read there, as its image is."""
+    elsewhere = boto3.client("ecr", region_name=OTHER_REGION)
+    elsewhere.create_repository(repositoryName="web")
+    host = f"{ACCOUNT}.dkr.ecr.{OTHER_REGION}.amazonaws.com"
+    push_image(elsewhere, "web", "1.4.0")
+    digest = push_image(elsewhere, "web", "1.5.0")
+    elsewhere.start_image_scan(repositoryName="web", imageId={"imageDigest": digest})  # moto: COMPLETE, HIGH 1
+    create_service(aws.ecs, "prod", "web", f"{host}/web:1.4.0", WEB | {"autodeploy:scan": "high"})
+    deployer_accepting(monkeypatch, regions=OTHER_REGION)
+
+    result = invoke_deploy(ecr_push("1.5.0", digest, region=OTHER_REGION))
+
+    [decided] = result["targets"]
+    assert decided["status"] == "REJECTED"  # the home region has no scan of it: only eu-west-1's HIGH 1 refuses it
+    assert decided["reason"].startswith("scan gate: scan found HIGH 1 (at or above high)")
