@@ -170,15 +170,15 @@ class ScalingReader:
         policies: dict[str, ServicePolicies],
         now: datetime,
     ) -> None:
-        """The service's CPU (and memory when scaled on), each alarm's metric as it reads it, and each
-        target-tracking policy's metric: plain ones batched, metric math per alarm."""
+        """The service's CPU and memory, each alarm's metric as it reads it, and each target-tracking
+        policy's metric: plain ones batched, metric math per alarm. Memory is read even where no policy
+        scales on it: the review counts it as a saturation signal when it moves with the load."""
         queries: list[MetricQuery] = []
         owner: dict[str, str] = {}  # a target-tracking query's policy
         for i, arn in enumerate(rids):
             dims = {"ClusterName": rids[arn].split("/")[1], "ServiceName": services[arn].name}
             queries.append(MetricQuery(f"cpu{i}", "AWS/ECS", "CPUUtilization", dims, "Average", 60))
-            if _scales_on_memory(readings[arn], raw_alarms[arn]):
-                queries.append(MetricQuery(f"mem{i}", "AWS/ECS", "MemoryUtilization", dims, "Average", 60))
+            queries.append(MetricQuery(f"mem{i}", "AWS/ECS", "MemoryUtilization", dims, "Average", 60))
             for n, alarm in enumerate(raw_alarms[arn]):
                 if "MetricName" in alarm:
                     stat = alarm.get("ExtendedStatistic") or alarm.get("Statistic", "Average")
@@ -276,11 +276,6 @@ def _scheduled_changes(
 def _acts_on(alarm: Any, policy_arns: list[str]) -> bool:
     actions = [*alarm.get("AlarmActions", []), *alarm.get("OKActions", []), *alarm.get("InsufficientDataActions", [])]
     return any(invokes(a, p) for a in actions for p in policy_arns)
-
-
-def _scales_on_memory(reading: ServiceReadings, alarms: list[dict[str, Any]]) -> bool:
-    tracked = any(v.tracking and v.tracking.metric == "ECSServiceAverageMemoryUtilization" for v in reading.policies)
-    return tracked or any(a.get("MetricName") == "MemoryUtilization" for a in alarms)
 
 
 def _points(raw: list[tuple[datetime, float]]) -> Series:
