@@ -427,6 +427,40 @@ def test_a_target_tracking_policy_is_matched_by_its_alarms_and_act_mode_stands_d
     assert desired(aws, service) == 2
 
 
+def test_a_target_tracking_policy_on_metric_math_is_said_unseen(aws, invoke_review):
+    """CustomizedMetricSpecification may carry ``Metrics`` (TargetTrackingMetricDataQuery: Id,
+    Expression or MetricStat, ReturnData; botocore's application-autoscaling model) in place of one
+    metric. The review does not evaluate it: it says so in ``unseen`` rather than count it as missing data."""
+    service = scalable_service(aws.ecs, aws.autoscaling, aws.cloudwatch, "prod", "web", desired=2)
+    backlog = {
+        "Namespace": "AWS/SQS", "MetricName": "ApproximateNumberOfMessagesVisible",
+        "Dimensions": [{"Name": "QueueName", "Value": "jobs"}],
+    }  # fmt: skip
+    aws.autoscaling.put_scaling_policy(
+        PolicyName="web-backlog-per-task", ServiceNamespace="ecs", ResourceId=WEB,
+        ScalableDimension="ecs:service:DesiredCount", PolicyType="TargetTrackingScaling",
+        TargetTrackingScalingPolicyConfiguration={
+            "TargetValue": 100.0,
+            "CustomizedMetricSpecification": {
+                "Metrics": [
+                    {"Id": "m1", "MetricStat": {"Metric": backlog, "Stat": "Sum"}, "ReturnData": False},
+                    {"Id": "e1", "Expression": "m1 / 2", "Label": "backlog per task", "ReturnData": True},
+                ]
+            },
+        },
+    )  # fmt: skip
+    put_cpu(aws.cloudwatch, "prod", "web", [30.0] * 15)
+
+    invoke_review(load_event("review-schedule.json"))
+
+    [record] = decisions(aws, service)
+    assert (
+        "target-tracking policy web-backlog-per-task: its metric math (CustomizedMetricSpecification Metrics) "
+        "is not read, so the recommendation does not size on it"
+    ) in record["unseen"]
+    assert not any("metric math" in m for m in record["inputs"]["missing_data"])
+
+
 def test_a_scheduled_change_about_to_run_is_never_worked_against(aws, invoke_review):
     """DescribeScheduledActions works on moto (EMULATOR.md): a MinCapacity raise due in minutes holds
     a scale-in that would go below it."""

@@ -11,7 +11,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any, Final
 
 from autodeploy.adapters.aws import aws_call
-from autodeploy.scaling.models import PastDecision, PolicyView, ScalableTargetView, TargetTracking
+from autodeploy.scaling.models import METRIC_MATH, PastDecision, PolicyView, ScalableTargetView, TargetTracking
 from autodeploy.scaling.step_policy import DEFAULT_COOLDOWN_SECONDS, AdjustmentType, ScalingActivity, Step, StepPolicy
 
 if TYPE_CHECKING:
@@ -32,6 +32,7 @@ class ServicePolicies:
     alarm_names: list[str]
     alarms_listed: bool  # AWS lists a policy's alarms; moto returns none (EMULATOR.md)
     tracked_metrics: dict[str, dict[str, Any]] = field(default_factory=dict)  # policy ARN -> metric to read
+    unread: list[str] = field(default_factory=list)  # what of the policies the review does not read, said
 
 
 def resource_id(service_arn: str) -> str:
@@ -46,7 +47,9 @@ def _policy_view(policy: dict[str, Any]) -> PolicyView:
         config = policy.get("TargetTrackingScalingPolicyConfiguration", {})
         predefined = config.get("PredefinedMetricSpecification", {}).get("PredefinedMetricType")
         custom = config.get("CustomizedMetricSpecification", {})
-        metric = predefined or f"{custom.get('Namespace', '')}/{custom.get('MetricName', 'metric math')}"
+        metric = predefined or (
+            METRIC_MATH if custom.get("Metrics") else f"{custom.get('Namespace', '')}/{custom.get('MetricName')}"
+        )
         tracking = TargetTracking(
             policy["PolicyName"], metric, float(config.get("TargetValue", 0)), bool(config.get("DisableScaleIn"))
         )
@@ -81,7 +84,8 @@ def tracked_metric(policy: dict[str, Any]) -> dict[str, Any] | None:
     Predefined types by the Application Auto Scaling API reference (PredefinedMetricSpecification):
     ECS service CPU/memory under ClusterName+ServiceName, ALB RequestCountPerTarget under the
     TargetGroup of the ResourceLabel ``app/<lb>/<id>/targetgroup/<tg>/<id>``, summed per minute.
-    None for a customized metric-math specification (not read).
+    None for a customized metric-math specification (``Metrics``): not read, and said so in the
+    review's ``unseen`` (``ServicePolicies.unread``).
     """
     config = policy.get("TargetTrackingScalingPolicyConfiguration", {})
     _, cluster, service = policy["ResourceId"].split("/", 2)
@@ -107,6 +111,13 @@ def tracked_metric(policy: dict[str, Any]) -> dict[str, Any] | None:
         }
         return {"Metric": metric, "Stat": custom.get("Statistic", "Average")}
     return None
+
+
+def _tracks_metric_math(policy: dict[str, Any]) -> bool:
+    """A target-tracking policy on metric math: ``CustomizedMetricSpecification.Metrics``, a list of
+    TargetTrackingMetricDataQuery (botocore's application-autoscaling model) in place of one metric."""
+    config = policy.get("TargetTrackingScalingPolicyConfiguration", {})
+    return bool(config.get("CustomizedMetricSpecification", {}).get("Metrics"))
 
 
 @dataclass(frozen=True, slots=True)
@@ -211,6 +222,12 @@ class AutoScalingReader:
                     for p in found
                     if p.get("PolicyType") == "TargetTrackingScaling" and (metric := tracked_metric(p))
                 },
+                unread=[
+                    f"target-tracking policy {p['PolicyName']}: its metric math (CustomizedMetricSpecification "
+                    "Metrics) is not read, so the recommendation does not size on it"
+                    for p in found
+                    if _tracks_metric_math(p)
+                ],
             )
             for rid, found in grouped.items()
         }

@@ -37,7 +37,6 @@ from autodeploy.scaling.schedule import next_run
 from autodeploy.scaling.step_policy import ScalingActivity
 
 LOOKBACK = timedelta(minutes=20)
-ALARM_NAME_LIMIT = 255  # CloudWatch's AlarmName length (botocore model, DescribeAlarms)
 
 
 @dataclass(slots=True)
@@ -76,6 +75,7 @@ class ScalingReader:
         for arn, rid in rids.items():
             readings[arn].target = (targets or {}).get(rid)
             readings[arn].policies = tuple(policies[rid].views) if policies and rid in policies else ()
+            readings[arn].unseen.extend(policies[rid].unread if policies and rid in policies else ())
         scheduled = self._guarded(
             readings, "scheduled", "scheduled actions", self._autoscaling.scheduled_actions, list(rids.values())
         )
@@ -110,15 +110,9 @@ class ScalingReader:
                 own = [v.arn for v in policies[rid].views] if rid in policies else []
                 found[arn] = [dict(a) for a in every or [] if _acts_on(a, own)]
             return found
-        names: dict[str, list[str]] = {}
-        for arn, rid in rids.items():
-            wanted = policies[rid].alarm_names if rid in policies else []
-            too_long = [n for n in wanted if len(n) > ALARM_NAME_LIMIT]
-            for name in too_long:
-                readings[arn].unseen.append(
-                    f"alarm {name[:40]}...: name longer than CloudWatch's {ALARM_NAME_LIMIT} characters"
-                )
-            names[arn] = [n for n in wanted if len(n) <= ALARM_NAME_LIMIT]
+        # Names as Application Auto Scaling lists them: CloudWatch's own, so within its limits. A name
+        # DescribeAlarms refuses anyway (ValidationError) blinds only its service, read one by one below.
+        names = {arn: list(policies[rid].alarm_names) if rid in policies else [] for arn, rid in rids.items()}
         try:
             by_name = {
                 a["AlarmName"]: dict(a) for a in self._cloudwatch.alarms_by_name(n for v in names.values() for n in v)

@@ -21,7 +21,7 @@ from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
 from autodeploy.scaling.findings import SERVICE_DIMENSIONS
-from autodeploy.scaling.models import AlarmView, ReviewInputs, ReviewSettings, Series, values
+from autodeploy.scaling.models import METRIC_MATH, AlarmView, ReviewInputs, ReviewSettings, Series, values
 
 _CPU_TRACKING = "ECSServiceAverageCPUUtilization"
 _MEMORY_TRACKING = "ECSServiceAverageMemoryUtilization"
@@ -119,7 +119,7 @@ def driving_signals(inputs: ReviewInputs, settings: ReviewSettings) -> Signals:
                 "is memory-bound, scale it on memory (an alarm or a target-tracking policy on MemoryUtilization)"
             )
     for policy in tracking:
-        if policy.metric not in (_CPU_TRACKING, _MEMORY_TRACKING):
+        if policy.metric not in (_CPU_TRACKING, _MEMORY_TRACKING, METRIC_MATH):  # metric math: said unseen
             consider(f"{policy.metric} ({policy.name})", policy.target, policy.datapoints)
     tracking_arns = {v.arn for v in inputs.policies if v.tracking is not None}
     step_arns = {v.arn for v in inputs.policies if v.policy is not None}
