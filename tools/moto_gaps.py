@@ -64,8 +64,11 @@ def remember_deployment_configuration(ecs: Any) -> None:
     kept = _DEPLOYMENT_CONFIGURATIONS  # shared: one client creates the service, another describes it
 
     def remember(params: dict[str, Any], **_: Any) -> None:
+        # A service created again under the same name (a later test, the next demo) starts afresh.
+        key = f"{params.get('cluster', 'default')}/{params['serviceName']}"
+        kept.pop(key, None)
         if "deploymentConfiguration" in params:
-            kept[f"{params.get('cluster', 'default')}/{params['serviceName']}"] = params["deploymentConfiguration"]
+            kept[key] = params["deploymentConfiguration"]
 
     def restore(parsed: dict[str, Any], **_: Any) -> None:
         for service in parsed.get("services", []):
