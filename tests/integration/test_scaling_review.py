@@ -427,10 +427,12 @@ def test_a_target_tracking_policy_is_matched_by_its_alarms_and_act_mode_stands_d
     assert desired(aws, service) == 2
 
 
-def test_a_target_tracking_policy_on_metric_math_is_said_unseen(aws, invoke_review):
+def test_a_target_tracking_policy_on_metric_math_is_read_through_its_expression(aws, invoke_review, recorded):
     """CustomizedMetricSpecification may carry ``Metrics`` (TargetTrackingMetricDataQuery: Id,
-    Expression or MetricStat, ReturnData; botocore's application-autoscaling model) in place of one
-    metric. The review does not evaluate it: it says so in ``unseen`` rather than count it as missing data."""
+    Expression or MetricStat without Period, Label, ReturnData true for the final expression;
+    botocore's application-autoscaling model) in place of one metric. moto evaluates no metric math
+    (EMULATOR.md): the expression is answered as GetMetricData answers one (GetMetricData API
+    reference), and the review sizes on it at the policy's own target."""
     service = scalable_service(aws.ecs, aws.autoscaling, aws.cloudwatch, "prod", "web", desired=2)
     backlog = {
         "Namespace": "AWS/SQS", "MetricName": "ApproximateNumberOfMessagesVisible",
@@ -450,15 +452,17 @@ def test_a_target_tracking_policy_on_metric_math_is_said_unseen(aws, invoke_revi
         },
     )  # fmt: skip
     put_cpu(aws.cloudwatch, "prod", "web", [30.0] * 15)
+    now = datetime.now(UTC).replace(second=0, microsecond=0)
+    recorded.series["m1 / 2"] = [(now - timedelta(minutes=3 - i), 150.0) for i in range(3)]
 
     invoke_review(load_event("review-schedule.json"))
 
     [record] = decisions(aws, service)
-    assert (
-        "target-tracking policy web-backlog-per-task: its metric math (CustomizedMetricSpecification Metrics) "
-        "is not read, so the recommendation does not size on it"
-    ) in record["unseen"]
-    assert not any("metric math" in m for m in record["inputs"]["missing_data"])
+    signal = record["inputs"]["signals"]["metric math backlog per task (web-backlog-per-task)"]
+    assert (signal["target"], signal["recent"]) == (100.0, [150.0, 150.0, 150.0])
+    # 2 tasks carry 150 messages each against the policy's 100: 3 tasks (ceil(2 x 150 / 100)).
+    assert (record["decision"], record["recommended_count"]) == ("SCALE_OUT", 3)
+    assert record["unseen"] == []
 
 
 def test_a_scheduled_change_about_to_run_is_never_worked_against(aws, invoke_review):

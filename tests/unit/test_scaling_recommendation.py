@@ -111,6 +111,15 @@ def test_a_scale_in_alarm_blind_to_memory_that_counts_is_found():
     ) in decision.findings
 
 
+def test_a_target_tracking_policys_own_alarm_never_sets_the_cpu_target():
+    """Target tracking's alarms act on ``<policy ARN>:createdBy/<id>`` (Application Auto Scaling user
+    guide); their threshold is the policy's business, not a CPU target for the reviewer."""
+    backlog = tracking("AWS/SQS/ApproximateNumberOfMessagesVisible", 100.0, per_minute((100.0,) * 15))
+    own = quiet(name="TargetTracking-service/prod/web-AlarmHigh", threshold=6.0, actions=(f"{TT_ARN}:createdBy/1",))
+    decision = review(inputs(cpu=(30.0,) * 15, desired=4, policies=(backlog,), alarms=(own,)))
+    assert decision.inputs["signals"]["CPUUtilization"]["target"] == 50.0  # the default, not 0.8 x 6
+
+
 def test_request_count_per_target_at_the_tracking_policys_own_target_and_act_mode_stands_down():
     requests = tracking("ALBRequestCountPerTarget", 1000.0, per_minute((1500.0,) * 15))
     decision = review(inputs(cpu=(30.0,) * 15, desired=4, policies=(requests,), alarms=(), mode=ReviewMode.ACT))

@@ -74,15 +74,12 @@ class AlarmView:
         return self.actions_enabled and any(invokes(a, policy_arn) for a in by_state.get(self.state, ()))
 
 
-METRIC_MATH = "metric math"  # a TargetTracking's metric when it tracks metric math (not read)
-
-
 @dataclass(frozen=True, slots=True)
 class TargetTracking:
     """A target-tracking policy: the metric it holds at ``target``; the reviewer uses its target."""
 
     name: str
-    metric: str  # a predefined type (ECSServiceAverageCPUUtilization...) or namespace/metric
+    metric: str  # a predefined type (ECSServiceAverageCPUUtilization...), namespace/metric, or metric math <label>
     target: float
     disable_scale_in: bool = False
     datapoints: Series = ()

@@ -18,6 +18,7 @@ from autodeploy.adapters.autoscaling import (
     ServicePolicies,
     interpret_activities,
     resource_id,
+    tracked_id,
 )
 from autodeploy.adapters.cloudwatch import CloudWatchReader, MetricQuery
 from autodeploy.adapters.ecs import ServiceState
@@ -75,7 +76,6 @@ class ScalingReader:
         for arn, rid in rids.items():
             readings[arn].target = (targets or {}).get(rid)
             readings[arn].policies = tuple(policies[rid].views) if policies and rid in policies else ()
-            readings[arn].unseen.extend(policies[rid].unread if policies and rid in policies else ())
         scheduled = self._guarded(
             readings, "scheduled", "scheduled actions", self._autoscaling.scheduled_actions, list(rids.values())
         )
@@ -214,10 +214,29 @@ class ScalingReader:
                     views.append(self._math_alarm(reading, alarm, now))
             reading.alarms = tuple(views)
             tracked = {owner[q]: _points(v) for q, v in read.values.items() if q.startswith(f"t{i}_")}
+            rid = rids[arn]
+            for policy_arn, math in (policies[rid].tracked_math if rid in policies else {}).items():
+                tracked[policy_arn] = self._math_tracking(reading, policy_arn, math, now)
             reading.policies = tuple(
                 replace(v, tracking=replace(v.tracking, datapoints=tracked.get(v.arn, ()))) if v.tracking else v
                 for v in reading.policies
             )
+
+    def _math_tracking(
+        self, reading: ServiceReadings, policy_arn: str, queries: list[dict[str, Any]], now: datetime
+    ) -> Series:
+        """A target-tracking policy's metric math, evaluated through its own GetMetricData expressions."""
+        try:
+            read = self._cloudwatch.expression_series(queries, now - LOOKBACK, now)  # type: ignore[arg-type]
+        except AutodeployError as exc:
+            name = policy_arn.rsplit("policyName/", 1)[-1]
+            reading.unseen.append(f"target-tracking policy {name}: its metric math could not be read: {exc}")
+            return ()
+        final = tracked_id(queries)
+        if final in read.errors:
+            name = policy_arn.rsplit("policyName/", 1)[-1]
+            reading.unseen.append(f"target-tracking policy {name}: its metric math: {read.errors[final]}")
+        return _points(read.values.get(final, []))
 
     def _math_alarm(self, reading: ServiceReadings, alarm: dict[str, Any], now: datetime) -> AlarmView:
         """A metric-math or anomaly-detection alarm, evaluated through its own GetMetricData expressions."""

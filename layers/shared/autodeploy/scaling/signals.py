@@ -21,7 +21,7 @@ from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
 from autodeploy.scaling.findings import SERVICE_DIMENSIONS
-from autodeploy.scaling.models import METRIC_MATH, AlarmView, ReviewInputs, ReviewSettings, Series, values
+from autodeploy.scaling.models import AlarmView, ReviewInputs, ReviewSettings, Series, values
 
 _CPU_TRACKING = "ECSServiceAverageCPUUtilization"
 _MEMORY_TRACKING = "ECSServiceAverageMemoryUtilization"
@@ -85,7 +85,16 @@ def driving_signals(inputs: ReviewInputs, settings: ReviewSettings) -> Signals:
     tracking = [v.tracking for v in inputs.policies if v.tracking is not None]
     cpu_tracking = next((t for t in tracking if t.metric == _CPU_TRACKING), None)
     memory_tracking = next((t for t in tracking if t.metric == _MEMORY_TRACKING), None)
-    service_alarms = [a for a in inputs.alarms if _on_service_metric(a, inputs) and a.scales_out and a.threshold]
+    tracking_arns = {v.arn for v in inputs.policies if v.tracking is not None}
+    # A target-tracking policy's own alarms are not targets: the policy's target value is.
+    service_alarms = [
+        a
+        for a in inputs.alarms
+        if _on_service_metric(a, inputs)
+        and a.scales_out
+        and a.threshold
+        and not any(a.invokes(arn) for arn in tracking_arns)
+    ]
     cpu_alarms = [
         a.threshold * settings.target_ratio for a in service_alarms if a.metric == "CPUUtilization" and a.threshold
     ]
@@ -119,9 +128,8 @@ def driving_signals(inputs: ReviewInputs, settings: ReviewSettings) -> Signals:
                 "is memory-bound, scale it on memory (an alarm or a target-tracking policy on MemoryUtilization)"
             )
     for policy in tracking:
-        if policy.metric not in (_CPU_TRACKING, _MEMORY_TRACKING, METRIC_MATH):  # metric math: said unseen
+        if policy.metric not in (_CPU_TRACKING, _MEMORY_TRACKING):
             consider(f"{policy.metric} ({policy.name})", policy.target, policy.datapoints)
-    tracking_arns = {v.arn for v in inputs.policies if v.tracking is not None}
     step_arns = {v.arn for v in inputs.policies if v.policy is not None}
     for alarm in inputs.alarms:
         if not alarm.scales_out or alarm in service_alarms:
