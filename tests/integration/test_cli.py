@@ -104,7 +104,7 @@ def test_a_rollback_started_with_table_given_still_notifies_the_stacks_topic(aws
     assert code == 0
     messages = aws.sqs.receive_message(QueueUrl=queue, MaxNumberOfMessages=10).get("Messages", [])
     subjects = [json.loads(m["Body"])["Subject"] for m in messages]
-    assert subjects == ["[autodeploy] IN_PROGRESS web: web:1.4.0"]
+    assert subjects == ["[autodeploy] IN_PROGRESS prod/web: web:1.4.0"]
 
 
 def test_version_usage_errors_and_limit_validation_exit_as_documented(capsys):
