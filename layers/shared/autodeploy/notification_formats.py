@@ -42,7 +42,7 @@ def subject_line(news: RolloutNews) -> str:
     tail = f": {_ascii(news.image_label)}{lead}"
     room = SUBJECT_LIMIT - len(head)
     if len(target) + len(tail) > room:
-        target = _clip(target, max(room - min(len(tail), 24), room // 2), "...")
+        target = _clip_middle(target, max(room - min(len(tail), 24), room // 2))
         tail = _clip(tail, room - len(target), "...")
     return (head + target + tail)[:SUBJECT_LIMIT]
 
@@ -156,6 +156,14 @@ def _one_line(text: str) -> str:
 
 def _ascii(text: str) -> str:
     return _one_line(text).encode("ascii", "replace").decode()
+
+
+def _clip_middle(text: str, limit: int) -> str:
+    """``cluster-na...service-name``: both ends of a long cluster/service stay."""
+    if len(text) <= limit:
+        return text
+    head = (limit - 3) // 2
+    return text[:head] + "..." + text[len(text) - (limit - 3 - head) :]
 
 
 def _clip(text: str, limit: int, ellipsis: str = "\u2026") -> str:
