@@ -108,7 +108,7 @@ def test_a_rollback_started_with_table_given_still_notifies_the_stacks_topic(aws
 
 
 def test_a_rollback_from_the_cli_tells_the_chat_topic_the_stack_names(aws, web_service, staging_stack):
-    config, topic = staging_stack
+    _, topic = staging_stack
     chat_topic = aws.sns.create_topic(Name="staging-chat")["TopicArn"]
     queue = aws.sqs.create_queue(QueueName="staging-chat")["QueueUrl"]
     arn = aws.sqs.get_queue_attributes(QueueUrl=queue, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
