@@ -20,7 +20,7 @@ from autodeploy.adapters.discovery import TargetDiscovery
 from autodeploy.adapters.ecr import EcrImages
 from autodeploy.adapters.ecs import EcsServices, ServiceState
 from autodeploy.adapters.iam import IamRoles
-from autodeploy.deploy import UPDATABLE_STACK_STATES
+from autodeploy.deploy.prepare import UPDATABLE_STACK_STATES
 from autodeploy.deployment_history import NO_CIRCUIT_BREAKER
 from autodeploy.errors import AutodeployError, InvalidImageReference, MisconfiguredTarget
 from autodeploy.image_reference import ImageReference

@@ -1,0 +1,183 @@
+"""Use case: deploy one image push to the targets registered for its repository.
+
+A push runs through named steps, each in its own module:
+
+1. accept   (accept.py)   does the target take this tag at all (`autodeploy:tags`);
+2. queue    (queue.py)    a target whose rollout is in flight keeps the push as its pending one;
+3. prepare  (prepare.py)  read the target: what it runs, what it would get, or nothing to do;
+4. judge    (judge.py)    the policy: never backwards; dry-run targets only plan;
+5. act      (act.py)      take the rollout lock, register and update (or update the stack), record.
+
+One target's failure never stops the others (recorder.py turns each step's errors into that
+target's decision); transient failures are raised at the end so that Lambda retries the event,
+and the retry finds the finished targets already done.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import UTC, datetime
+from functools import partial
+
+from autodeploy.adapters.cloudformation import CloudFormationStacks
+from autodeploy.adapters.discovery import TargetDiscovery
+from autodeploy.adapters.ecr import EcrImages, Registry
+from autodeploy.adapters.ecs import EcsServices, ServiceState
+from autodeploy.adapters.ledger import Ledger
+from autodeploy.deploy.accept import accept
+from autodeploy.deploy.act import Rollouts
+from autodeploy.deploy.judge import judge
+from autodeploy.deploy.outcome import Decision, DeployOptions, DeployReport
+from autodeploy.deploy.prepare import Plan, Preparation
+from autodeploy.deploy.queue import RolloutQueue
+from autodeploy.deploy.recorder import Recorder
+from autodeploy.events import ImagePush
+from autodeploy.notifications import NOTIFIED, Notifier, notification_for
+from autodeploy.policy import ImageFacts
+from autodeploy.records import Reason, Status
+from autodeploy.registration import Target, TargetKind
+
+
+class DeployOnPush:
+    def __init__(
+        self,
+        discovery: TargetDiscovery,
+        services: EcsServices,
+        stacks: CloudFormationStacks,
+        images: EcrImages,
+        ledger: Ledger,
+        notifier: Notifier,
+        registry_for: Callable[[str, str], str],
+        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+    ) -> None:
+        self._discovery = discovery
+        self._services = services
+        self._images = images
+        self._ledger = ledger
+        self._notifier = notifier
+        self._registry_for = registry_for
+        self._recorder = Recorder(ledger, clock)
+        self._queue = RolloutQueue(ledger, self._recorder)
+        self._preparation = Preparation(services, stacks)
+        self._rollouts = Rollouts(
+            services, stacks, ledger, discovery, self._queue, self._recorder, self.promote_pending, clock
+        )
+
+    @property
+    def ledger(self) -> Ledger:
+        return self._ledger
+
+    @property
+    def discovery(self) -> TargetDiscovery:
+        return self._discovery
+
+    @property
+    def images(self) -> EcrImages:
+        return self._images
+
+    def handle(self, push: ImagePush) -> DeployReport:
+        """A push from ECR: every target registered for its repository.
+
+        A push without a tag is not deployable anywhere: a multi-architecture push sends one such
+        event per child manifest (and one with the tag for the index), so it is counted by the
+        handler rather than recorded SKIPPED for every target each time.
+        """
+        report = DeployReport(push)
+        if push.tag is None:
+            report.ignored = "a push by digest alone (a child manifest of a multi-architecture image) deploys nothing"
+            return report
+        found = self._discovery.find(push.repository)
+        for arn, problem in found.misconfigured:
+            self._recorder.record(
+                report, self._recorder.bare_record(push, arn, Status.FAILED, Reason.MISCONFIGURED, str(problem))
+            )
+        report.merge(self.deploy(push, found.targets))
+        return report
+
+    def promote_pending(self, target: Target) -> DeployReport | None:
+        """Deploy the target's pending push, now that its rollout in flight has ended."""
+        state = self._ledger.state(target.arn)
+        pending = state.pending
+        if pending is None or state.in_flight is not None:
+            return None
+        if str(state.last_succeeded.get("sk", "")) > pending.sort_key:
+            # A push newer than this one already succeeded (ECR push times are only to the second).
+            push = pending.to_push()
+            report = DeployReport(push)
+            decision = Decision(Status.SUPERSEDED, Reason.SUPERSEDED, "a newer push was deployed while it waited")
+            self._recorder.decide(report, push, target, decision, DeployOptions(promoted=True))
+            return report
+        if pending.requested_by:  # a person asked for this rollback: its turn has come, the policy stays out
+            return self.deploy(pending.to_push(), [target], DeployOptions.rollback(pending.requested_by, promoted=True))
+        return self.deploy(pending.to_push(), [target], DeployOptions(promoted=True))
+
+    def deploy(self, push: ImagePush, targets: list[Target], options: DeployOptions = DeployOptions()) -> DeployReport:
+        report = DeployReport(push)
+        accepted, refused = accept(push, targets, options)
+        for target, decision in refused:
+            self._recorder.decide(report, push, target, decision, options)
+        if accepted:
+            self._roll_out(report, push, accepted, options)
+        self._notifier.publish(
+            [notification_for(r.record) for r in report.recorded if r.first_time and r.record.status in NOTIFIED]
+        )
+        return report
+
+    def _roll_out(self, report: DeployReport, push: ImagePush, targets: list[Target], options: DeployOptions) -> None:
+        registry = self._registry_for(push.envelope.account, push.envelope.region)
+        if not (options.promoted or options.resuming):
+            targets = self._queue.free_targets(report, push, registry, targets, options)
+        plans = self._prepare(report, push, registry, targets, options)
+        facts = self._image_facts(report, push, plans, options) if plans else None
+        if facts is None:
+            return
+        for plan in plans:
+            act = partial(self._judge_and_act, report, push, registry, plan, facts, options)
+            self._recorder.guard(report, push, plan.target, options, act)
+
+    def _prepare(
+        self, report: DeployReport, push: ImagePush, registry: str, targets: list[Target], options: DeployOptions
+    ) -> list[Plan]:
+        """Every target's plan; the services are described in one call per ten."""
+        if not targets:
+            return []
+        service_arns = [t.arn for t in targets if t.kind is TargetKind.SERVICE]
+        services: dict[str, ServiceState] | None = self._recorder.for_all(
+            report, push, targets, options, lambda: self._services.describe(service_arns) if service_arns else {}
+        )
+        if services is None:
+            return []
+        return [
+            plan
+            for target in targets
+            if (
+                plan := self._recorder.guard(
+                    report, push, target, options, partial(self._preparation.plan, push, registry, target, services)
+                )
+            )
+        ]
+
+    def _image_facts(
+        self, report: DeployReport, push: ImagePush, plans: list[Plan], options: DeployOptions
+    ) -> dict[str, ImageFacts] | None:
+        """The pushed image and every deployed one it is compared with, from the push's own registry."""
+        keys = [push.digest, *(key for p in plans for _, key, _ in p.deployed if key)]
+        origin = Registry(push.envelope.account, push.envelope.region)  # where the push happened
+        facts: dict[str, ImageFacts] | None = self._recorder.for_all(
+            report, push, [p.target for p in plans], options, lambda: self._images.lookup(push.repository, keys, origin)
+        )
+        return facts
+
+    def _judge_and_act(
+        self,
+        report: DeployReport,
+        push: ImagePush,
+        registry: str,
+        plan: Plan,
+        facts: dict[str, ImageFacts],
+        options: DeployOptions,
+    ) -> Decision:
+        verdict = judge(push, registry, plan, facts, options)
+        if isinstance(verdict, Decision):
+            return verdict
+        return self._rollouts.start(report, push, plan, options, verdict.why, verdict.common)
