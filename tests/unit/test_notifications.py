@@ -120,6 +120,12 @@ def test_a_waiting_push_renders_its_gate_and_the_command_that_opens_it():
     assert notification.body["details"] == {"gate": "approval", "opens_when": WAITING.details["opens_when"]}
 
 
+def test_a_step_the_producer_names_comes_first_and_once_with_its_own_words():
+    mine = NextStep("autodeploy status prod/web", "shows the approval gate holding it")
+    steps = replace(WAITING, next_steps=(mine, *WAITING.next_steps)).steps
+    assert steps == (mine, WAITING.next_steps[0])
+
+
 def test_a_rollouts_messages_share_a_thread_and_the_next_rollout_starts_its_own():
     waiting, started, done = (render(replace(NEWS, status=s)).chat for s in ("WAITING", "IN_PROGRESS", "SUCCEEDED"))
     thread = done["metadata"]["threadId"]

@@ -122,8 +122,10 @@ class RolloutNews:
     @property
     def steps(self) -> tuple[NextStep, ...]:
         """The producer's steps first (they are the most specific), then the status's own, each once."""
-        filled = [*self.next_steps, *(s.filled(self) for s in self.presentation.next_steps)]
-        return tuple({step.command: step for step in filled}.values())
+        steps: dict[str, NextStep] = {}
+        for step in (*self.next_steps, *(s.filled(self) for s in self.presentation.next_steps)):
+            steps.setdefault(step.command, step)
+        return tuple(steps.values())
 
     @property
     def thread_id(self) -> str:
