@@ -11,14 +11,16 @@ from __future__ import annotations
 import json
 import shlex
 from dataclasses import replace
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
 from autodeploy.cli import build_parser
+from autodeploy.gates.approval import evaluate_approval
+from autodeploy.gates.window import DeployWindows, evaluate_window
 from autodeploy.notifications import notification_for, render
 from autodeploy.records import DeploymentRecord, Reason, Status
-from autodeploy.rollout_news import PRESENTATIONS, NextStep, RolloutNews
+from autodeploy.rollout_news import PRESENTATIONS, NextStep, RolloutNews, waiting_at
 from tests.support import chat_schema
 
 SERVICE = "arn:aws:ecs:eu-west-1:111122223333:service/prod/web"
@@ -41,16 +43,11 @@ NEWS = RolloutNews(
     previous_image="111122223333.dkr.ecr.eu-west-1.amazonaws.com/web:1.0.2",
     lead_time_seconds=480,
 )
-# A push held at the approval gate, as the release gates will report it: its own status, the gate's
-# facts and the command that opens it, with no code of its own in the renderers.
+# A push held at the approval gate, as the release gates report it (autodeploy.gates.approval): its
+# own status, the gate's facts and the commands that open it, with no code of its own in the renderers.
+APPROVAL = evaluate_approval(NOON, None, NOON, timedelta(hours=24), "prod/web", DIGEST)
 WAITING = replace(
-    NEWS,
-    status="WAITING",
-    reason="production changes wait for a person to approve them",
-    reason_code="gate-approval",
-    lead_time_seconds=None,
-    details={"gate": "approval", "opens_when": "a person runs the approve command, or after 24h it expires"},
-    next_steps=(NextStep(f"autodeploy approve prod/web {DIGEST}", "lets the push deploy"),),
+    NEWS, status="WAITING", reason=APPROVAL.reason, reason_code="gate", lead_time_seconds=None, **waiting_at(APPROVAL)
 )
 
 
@@ -102,28 +99,54 @@ def test_every_status_renders_a_valid_message_whose_steps_the_cli_takes(status):
         assert f"`{command}`: " in "\n".join(notification.chat["content"]["nextSteps"])
 
 
-def test_a_waiting_push_renders_its_gate_and_the_command_that_opens_it():
+def test_a_push_waiting_for_approval_renders_its_gate_and_the_commands_that_open_it():
     notification = render(WAITING)
     chat = notification.chat
     assert chat_schema.problems(chat) == []
     assert chat["content"]["title"] == ":double_vertical_bar: web:1.0.3 waits at a gate before prod/web"
     description = chat["content"]["description"]
+    assert "*Why* waiting for a person's approval until 2026-11-27T12:00:00Z" in description
     assert "*Gate* approval" in description
-    assert "*Opens when* a person runs the approve command, or after 24h it expires" in description
+    assert "*Looks again at* 2026-11-27T12:00:00Z" in description
     assert chat["content"]["nextSteps"] == [
-        f"`autodeploy approve prod/web {DIGEST}`: lets the push deploy",
+        f"`autodeploy approve prod/web {DIGEST}`: lets the push deploy; who approved is recorded",
+        f"`autodeploy deny prod/web {DIGEST} --reason TEXT`: refuses it, with the reason recorded",
         "`autodeploy status prod/web`: what is in flight, waiting and quarantined there",
     ]
     assert chat["metadata"]["eventType"] == "autodeploy-waiting"
     assert notification.subject == "[autodeploy] WAITING prod/web: web:1.0.3"
-    assert f"  autodeploy approve prod/web {DIGEST}    # lets the push deploy" in notification.email
-    assert notification.body["details"] == {"gate": "approval", "opens_when": WAITING.details["opens_when"]}
+    assert f"  autodeploy approve prod/web {DIGEST}    # lets the push deploy; who approved is recorded" in (
+        notification.email
+    )
+    assert notification.body["details"]["opens_when"] == APPROVAL.reopened_by
+
+
+def test_a_gate_that_opens_by_itself_says_when_and_names_no_command():
+    window = evaluate_window(
+        DeployWindows.parse("Mon-Fri 08:00-17:00 Europe/Berlin"), datetime(2026, 11, 28, 12, tzinfo=UTC)
+    )
+    notification = render(replace(WAITING, reason=window.reason, **waiting_at(window)))
+    assert chat_schema.problems(notification.chat) == []
+    assert "*Gate* window" in notification.chat["content"]["description"]
+    assert "*Looks again at* 2026-11-30T07:00:00Z" in notification.chat["content"]["description"]
+    assert [step.command for step in replace(WAITING, **waiting_at(window)).steps] == ["autodeploy status prod/web"]
+
+
+def test_a_producers_literal_braces_stay_as_written():
+    step = NextStep("echo {not_ours} {target}", "a {")
+    assert step.filled(NEWS) == NextStep("echo {not_ours} {target}", "a {")  # "a {" is no template
+    assert NextStep("echo {not_ours} {target}", "why").filled(NEWS) == NextStep("echo {not_ours} prod/web", "why")
 
 
 def test_a_step_the_producer_names_comes_first_and_once_with_its_own_words():
     mine = NextStep("autodeploy status prod/web", "shows the approval gate holding it")
     steps = replace(WAITING, next_steps=(mine, *WAITING.next_steps)).steps
-    assert steps == (mine, WAITING.next_steps[0])
+    assert [step.command for step in steps] == [
+        "autodeploy status prod/web",
+        f"autodeploy approve prod/web {DIGEST}",
+        f"autodeploy deny prod/web {DIGEST} --reason TEXT",
+    ]
+    assert steps[0] == mine
 
 
 def test_a_rollouts_messages_share_a_thread_and_the_next_rollout_starts_its_own():

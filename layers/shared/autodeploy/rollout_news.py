@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+from autodeploy.gates.verdict import GateVerdict
 from autodeploy.records import DeploymentRecord
 from autodeploy.registration import TargetKind, kind_of, resource_path
 
@@ -26,8 +27,16 @@ class NextStep:
     why: str
 
     def filled(self, news: RolloutNews) -> NextStep:
-        values = {"target": target_label(news.target), "digest": news.digest, "image": news.image_label}
-        return NextStep(self.command.format(**values), self.why.format(**values))
+        values = _Fill(target=target_label(news.target), digest=news.digest, image=news.image_label)
+        try:
+            return NextStep(self.command.format_map(values), self.why.format_map(values))
+        except (ValueError, IndexError):  # not a template: a literal brace
+            return self
+
+
+class _Fill(dict[str, str]):
+    def __missing__(self, key: str) -> str:
+        return "{" + key + "}"  # a brace that is not one of ours stays as written
 
 
 @dataclass(frozen=True, slots=True)
@@ -60,6 +69,13 @@ PRESENTATIONS: Mapping[str, Presentation] = {
     "WAITING": Presentation(":double_vertical_bar:", "{image} waits at a gate before {target}", (_STATUS,)),
 }
 _UNKNOWN = Presentation(":information_source:", "{image} on {target}: {status}", (_STATUS,))
+# What a person can run to open a gate (the others open by themselves: a scan, a bake, a window).
+GATE_STEPS: Mapping[str, tuple[NextStep, ...]] = {
+    "approval": (
+        NextStep("autodeploy approve {target} {digest}", "lets the push deploy; who approved is recorded"),
+        NextStep("autodeploy deny {target} {digest} --reason TEXT", "refuses it, with the reason recorded"),
+    ),
+}
 
 
 @dataclass(frozen=True, slots=True)
@@ -82,7 +98,7 @@ class RolloutNews:
     lead_time_seconds: int | None = None
     failure: Mapping[str, Any] = field(default_factory=dict)
     details: Mapping[str, str] = field(default_factory=dict)  # e.g. the gate and what opens it
-    next_steps: tuple[NextStep, ...] = ()  # what to run, before the status's own steps
+    next_steps: tuple[NextStep, ...] = ()  # what to run, before the status's own steps (templates too)
 
     @classmethod
     def of(cls, record: DeploymentRecord, **extra: Any) -> RolloutNews:
@@ -123,7 +139,7 @@ class RolloutNews:
     def steps(self) -> tuple[NextStep, ...]:
         """The producer's steps first (they are the most specific), then the status's own, each once."""
         steps: dict[str, NextStep] = {}
-        for step in (*self.next_steps, *(s.filled(self) for s in self.presentation.next_steps)):
+        for step in (s.filled(self) for s in (*self.next_steps, *self.presentation.next_steps)):
             steps.setdefault(step.command, step)
         return tuple(steps.values())
 
@@ -136,6 +152,14 @@ class RolloutNews:
         rollout of the same target starts a thread of its own."""
         target = hashlib.sha256(self.target.encode()).hexdigest()[:16]
         return f"autodeploy-{target}-{self.digest.removeprefix('sha256:')[:16]}"
+
+
+def waiting_at(verdict: GateVerdict) -> dict[str, Any]:
+    """The ``details`` and ``next_steps`` of a push a gate holds, for ``RolloutNews`` or ``notification_for``."""
+    details = {"gate": verdict.gate.value, "opens_when": verdict.reopened_by}
+    if verdict.reopens_at is not None:
+        details["looks_again_at"] = f"{verdict.reopens_at:%Y-%m-%dT%H:%M:%SZ}"
+    return {"details": details, "next_steps": GATE_STEPS.get(verdict.gate.value, ())}
 
 
 def target_label(arn: str) -> str:
