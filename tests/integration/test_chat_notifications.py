@@ -115,8 +115,9 @@ def test_a_subscriber_filtering_on_the_status_attribute_hears_only_failures(
     )
 
     heard = [(e["Subject"], json.loads(e["Message"])["status"]) for e in envelopes(aws, failures)]
-    assert heard == [("[autodeploy] FAILED prod/web: web:1.6.0 in 557s", "FAILED")]
-    assert [n["status"] for n in aws.notifications()] == ["IN_PROGRESS", "SUCCEEDED", "IN_PROGRESS", "FAILED"]
+    # web_service has the circuit breaker with rollback on, so ECS's failure is a rollback.
+    assert heard == [("[autodeploy] ROLLED_BACK prod/web: web:1.6.0 in 557s", "ROLLED_BACK")]
+    assert [n["status"] for n in aws.notifications()] == ["IN_PROGRESS", "SUCCEEDED", "IN_PROGRESS", "ROLLED_BACK"]
 
 
 def test_without_a_chat_topic_the_notification_topic_still_hears_everything(
