@@ -44,6 +44,7 @@ def _schedule_target(environ: Mapping[str, str]) -> ScheduleTarget | None:
 class DeploySettings:
     ledger_table: str
     notification_topic_arn: str | None = None
+    chat_notification_topic_arn: str | None = None
     rollout_timeout_minutes: int = 60
     resume_after_minutes: int = 5
     scan_timeout_minutes: int = 60
@@ -55,6 +56,7 @@ class DeploySettings:
         return cls(
             ledger_table=_required(environ, "LEDGER_TABLE", "the DynamoDB deployment ledger table"),
             notification_topic_arn=environ.get("NOTIFICATION_TOPIC_ARN", "").strip() or None,
+            chat_notification_topic_arn=environ.get("CHAT_NOTIFICATION_TOPIC_ARN", "").strip() or None,
             rollout_timeout_minutes=_minutes(environ, "ROLLOUT_TIMEOUT_MINUTES", 60),
             resume_after_minutes=_minutes(environ, "RESUME_AFTER_MINUTES", 5),
             scan_timeout_minutes=_minutes(environ, "SCAN_TIMEOUT_MINUTES", 60),

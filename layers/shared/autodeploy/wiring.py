@@ -52,7 +52,7 @@ def deploy_on_push() -> DeployOnPush:
         stacks=stacks,
         images=EcrImages(clients.lazy("ecr"), clients.ecr_in),
         ledger=Ledger(clients.lazy("dynamodb"), config.ledger_table),
-        notifier=SnsNotifier(clients.lazy("sns"), config.notification_topic_arn),
+        notifier=SnsNotifier(clients.lazy("sns"), config.notification_topic_arn, config.chat_notification_topic_arn),
         registry_for=clients.ecr_registry,
         cloudwatch=CloudWatchReader(clients.lazy("cloudwatch")),
         schedules=GateSchedules(clients.lazy("scheduler"), where) if where is not None else None,
@@ -75,7 +75,7 @@ def track_rollouts() -> TrackRollouts:
         deployer=deploy_on_push(),
         services=EcsServices(clients.lazy("ecs")),
         stacks=CloudFormationStacks(clients.lazy("cloudformation")),
-        notifier=SnsNotifier(clients.lazy("sns"), config.notification_topic_arn),
+        notifier=SnsNotifier(clients.lazy("sns"), config.notification_topic_arn, config.chat_notification_topic_arn),
     )
 
 
