@@ -274,6 +274,10 @@ def test_a_push_waits_for_approval_saying_what_to_run_and_the_cli_approval_deplo
     assert record["reopened_by"] == (
         f"autodeploy approve main/prod {digest} (or: autodeploy deny main/prod {digest} --reason ...)"
     )
+    [held] = [n for n in aws.notifications() if n["status"] == "WAITING"]
+    assert held["details"]["gate"] == "approval"
+    assert held["details"]["opens_when"] == record["reopened_by"]
+    assert held["next_steps"][0] == f"autodeploy approve main/prod {digest}"
     assert cli.main(["status", "main/prod"]) == 0
     shown = capsys.readouterr().out
     assert "gates:      approval" in shown

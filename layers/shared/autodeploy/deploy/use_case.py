@@ -41,13 +41,23 @@ from autodeploy.deploy.queue import RolloutQueue
 from autodeploy.deploy.recorder import Recorder
 from autodeploy.events import ImagePush
 from autodeploy.gates.scan import ScanReport
-from autodeploy.notifications import NOTIFIED, Notifier, notification_for
+from autodeploy.gates.verdict import Gate, GateVerdict
+from autodeploy.notifications import NOTIFIED, Notification, Notifier, notification_for
 from autodeploy.policy import ImageFacts
-from autodeploy.records import Reason, Status
+from autodeploy.records import DeploymentRecord, Reason, Status
 from autodeploy.registration import Target, TargetKind
+from autodeploy.rollout_news import waiting_at
 
 # A push held at a gate is news too: the team learns what it waits for and what to run.
 _NOTIFIED = NOTIFIED | {Status.WAITING}
+
+
+def _notification(record: DeploymentRecord) -> Notification:
+    """A held push's notification carries its gate, what opens it and the steps a person can take."""
+    if record.status is not Status.WAITING or record.gate is None:
+        return notification_for(record)
+    held = GateVerdict.waiting(Gate(record.gate), record.reason, record.reopened_by or "-", record.reopens_at)
+    return notification_for(record, **waiting_at(held))
 
 
 class DeployOnPush:
@@ -148,7 +158,7 @@ class DeployOnPush:
         if passing:
             self._roll_out(report, push, passing, options)
         self._notifier.publish(
-            [notification_for(r.record) for r in report.recorded if r.first_time and r.record.status in _NOTIFIED]
+            [_notification(r.record) for r in report.recorded if r.first_time and r.record.status in _NOTIFIED]
         )
         return report
 
