@@ -23,6 +23,7 @@ from typing import Any
 import boto3
 
 from tools import moto_gaps, world
+from tools.demo_release import ReleaseAct
 from tools.eventbridge import Delivery, Router
 from tools.lambda_context import FakeLambdaContext
 from tools.local_invoke import emulator, load_handler, point_at
@@ -44,6 +45,8 @@ class Story:
     quarantined: dict[str, str] = field(default_factory=dict)
     setup: list[str] = field(default_factory=list)
     timeline: Path | None = None
+    approval_exit: int | None = None  # act 2: what `autodeploy approve` returned
+    after_approval: tuple[str | None, str] | None = None  # act 2: prod/admin's latest (tag, status) then
     seconds: float = 0.0
 
 
@@ -77,15 +80,24 @@ class Demo:
     def note(self, text: str) -> None:
         self.say(f"  {DIM}{text}{RESET}")
 
-    def show(self, deliveries: list[Delivery], about: str = "-", at: datetime | None = None) -> None:
+    def show(
+        self, deliveries: list[Delivery], about: str = "-", at: datetime | None = None, repository: str | None = None
+    ) -> None:
         """One line per decision: the function, the target, the push (or review time) it is about, the outcome."""
         for delivery in deliveries:
             result = delivery.result
-            if delivery.function == "DeployFunction":
-                push = f"web:{result.get('tag')}" if result.get("tag") else short(str(result.get("digest", "")))
-                for target in result.get("targets", []):
-                    about = f"web:{target['tag']}" if target.get("tag") else push  # a displaced push has its own
-                    self.line("DeployFunction", target["target"], about, target["status"], target["reason"])
+            if delivery.function in ("DeployFunction", "ReleaseFunction"):
+                repository = repository or result.get("repository") or _repository_of(delivery.event)
+                push = (
+                    f"{repository}:{result.get('tag')}" if result.get("tag") else short(str(result.get("digest", "")))
+                )
+                for target in result.get("targets", result.get("released", [])):
+                    about = (
+                        f"{repository}:{target['tag']}" if target.get("tag") else push
+                    )  # a displaced push has its own
+                    self.line(delivery.function, target["target"], about, target["status"], target["reason"])
+                for note in result.get("notes", []):
+                    self.line(delivery.function, note["target"], "-", "-", note["note"])
             elif delivery.function == "TrackFunction":
                 status = result.get("status", result.get("outcome"))
                 self.line(
@@ -98,6 +110,10 @@ class Demo:
                         self.in_flight(),
                         target["status"],
                         f"next: {target['reason']}",
+                    )
+                for target in result.get("downstream", []):
+                    self.line(
+                        "TrackFunction", target["target"], about, target["status"], f"after it: {target['reason']}"
                     )
             elif delivery.function == "ReviewFunction":
                 when = (at or datetime.now(UTC)).strftime(TIME)
@@ -116,35 +132,24 @@ class Demo:
         name = _name(arn) if arn != "-" else "-"
         self.say(f"  {function:<15} {name:<17} {about:<19} {status:<12} {text}")
 
-    def in_flight(self) -> str:
-        """The push now rolling out on prod/web, as `autodeploy status` names it."""
+    def in_flight(self, service: str | None = None) -> str:
+        """The push now rolling out on the service (prod/web by default), as `autodeploy status` names it."""
         from autodeploy import wiring
 
-        flight = wiring.deploy_on_push().ledger.state(self.service).in_flight
-        return (
-            f"web:{flight.push.tag}" if flight and flight.push.tag else (short(flight.push.digest) if flight else "-")
-        )
+        flight = wiring.deploy_on_push().ledger.state(service or self.service).in_flight
+        if flight is None:
+            return "-"
+        return f"{flight.push.repository}:{flight.push.tag}" if flight.push.tag else short(flight.push.digest)
+
+    def release(self, payload: dict[str, Any]) -> Any:
+        """Invoke ReleaseFunction as a one-time schedule does (schedules do not go through the bus)."""
+        return self.release_handler(payload, FakeLambdaContext(function_name="ReleaseFunction"))
 
     # -- the story ---------------------------------------------------------------------------------
 
     def play(self) -> Story:
         started = time.monotonic()
-        os.environ["POWERTOOLS_METRICS_DISABLED"] = "true"
-        quiet = {"LogLevel": "WARNING"}
-        handlers = {
-            name: load_handler(name, parameters=quiet) for name in ("DeployFunction", "TrackFunction", "ReviewFunction")
-        }
-        self.review = handlers["ReviewFunction"]
-        from autodeploy import wiring
-
-        for client in (self.ecs, wiring.aws_clients().ecs):
-            moto_gaps.aws_like_deployments(client)
-            moto_gaps.remember_deployment_configuration(client)
-        moto_gaps.scaling_activities_unavailable(wiring.aws_clients().application_autoscaling)
-        moto_gaps.tasks_run_as_desired(wiring.aws_clients().ecs)
-        self.router = Router(self.session, handlers)
-        self.router.install()
-        self.notifications = self._subscribe_to_notifications()
+        self._start_functions()
         self._set_up()
 
         self.step("1. docker push web:1.0.1")
@@ -180,6 +185,7 @@ class Demo:
         self.note(f"prod/web runs {self.running()} again")
         for message in self.drain_notifications():
             self.note(f"SNS: {message['subject']}")
+        from autodeploy import wiring
         from autodeploy.operations import status_of
 
         state = status_of(wiring.deploy_on_push(), self.service).state
@@ -194,6 +200,7 @@ class Demo:
         self.remember("load falls", self.load(5.0, minutes_ago=10, alarm="OK"))
         self.scheduled_reviews(minutes_ago=[5, 0])
 
+        ReleaseAct(self).play()
         self._epilogue()
         self.story.seconds = time.monotonic() - started
         return self.story
@@ -212,11 +219,14 @@ class Demo:
         self.show(deliveries)
         return deliveries
 
-    def deployment_event(self, name: str, deployment_id: str | None = None) -> list[Delivery]:
-        deployment_id = deployment_id or world.primary_deployment(self.ecs, self.service)["id"]
-        event = sample(name, time=self.tick(240), resources=[self.service], detail={"deploymentId": deployment_id})
+    def deployment_event(
+        self, name: str, deployment_id: str | None = None, service: str | None = None
+    ) -> list[Delivery]:
+        service = service or self.service
+        deployment_id = deployment_id or world.primary_deployment(self.ecs, service)["id"]
+        event = sample(name, time=self.tick(240), resources=[service], detail={"deploymentId": deployment_id})
         event["detail"]["reason"] = event["detail"]["reason"].replace("ecs-svc/4593284752196571201", deployment_id)
-        about = self.in_flight()
+        about = self.in_flight(service)
         deliveries = self.router.send(event)
         self.show(deliveries, about=about)
         return deliveries
@@ -279,6 +289,27 @@ class Demo:
         return f"revision {arn.rsplit('/', 1)[-1]} ({image.rsplit('/', 1)[-1][:30]}...)"
 
     # -- set-up and epilogue -----------------------------------------------------------------------
+
+    def _start_functions(self) -> None:
+        """Load the handlers as the template configures them, bridge moto's gaps, route the bus."""
+        os.environ["POWERTOOLS_METRICS_DISABLED"] = "true"
+        quiet = {"LogLevel": "WARNING"}
+        handlers = {
+            name: load_handler(name, parameters=quiet)
+            for name in ("DeployFunction", "TrackFunction", "ReviewFunction", "ReleaseFunction")
+        }
+        self.release_handler = handlers["ReleaseFunction"]
+        self.review = handlers["ReviewFunction"]
+        from autodeploy import wiring
+
+        for client in (self.ecs, wiring.aws_clients().ecs):
+            moto_gaps.aws_like_deployments(client)
+            moto_gaps.remember_deployment_configuration(client)
+        moto_gaps.scaling_activities_unavailable(wiring.aws_clients().application_autoscaling)
+        moto_gaps.tasks_run_as_desired(wiring.aws_clients().ecs)
+        self.router = Router(self.session, handlers)
+        self.router.install()
+        self.notifications = self._subscribe_to_notifications()
 
     def _set_up(self) -> None:
         self.step("Setting up the emulated account")
@@ -386,6 +417,11 @@ def _fixed(moment: datetime) -> Callable[[], datetime]:
     return lambda: moment
 
 
+def _repository_of(event: dict[str, Any]) -> str:
+    detail = event.get("detail") if isinstance(event.get("detail"), dict) else {}
+    return str(detail.get("repository-name", "web")) if detail else "web"
+
+
 def _name(arn: str) -> str:
     kind, *path = arn.split(":", 5)[5].split("/")
     return f"{kind} {'/'.join(path) if kind == 'service' else path[0]}"
@@ -397,8 +433,6 @@ def play(out: Path, say: Any = print) -> Story:
     The story points the process at the emulator and turns metrics off; both are undone at the
     end, so a test process that plays it goes on with the environment it had.
     """
-    from autodeploy.observability import metrics
-
     saved = dict(os.environ)
     try:
         with emulator(None) as url:
@@ -407,6 +441,10 @@ def play(out: Path, say: Any = print) -> Story:
             story = Demo(url, out, say).play()
             say(f"\n{DIM}done in {story.seconds:.1f}s; the emulator is stopped{RESET}")
     finally:
+        # Imported only now: the functions' logger takes its level from the environment their
+        # template gives them (LogLevel WARNING here) when it is first imported.
+        from autodeploy.observability import metrics
+
         os.environ.clear()
         os.environ.update(saved)
         metrics.clear_metrics()  # with metrics off, Powertools keeps every value it was given

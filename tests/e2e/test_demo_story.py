@@ -38,7 +38,8 @@ def statuses(deliveries, function="DeployFunction"):
 
 def test_each_event_was_routed_by_the_template_rules(story):
     functions = {d.function for step in story.steps.values() for d in step}
-    assert functions == {"DeployFunction", "TrackFunction", "ReviewFunction"}
+    # ReleaseFunction: ECR's scan events by the template's rules (the bake's schedule is invoked directly).
+    assert functions == {"DeployFunction", "TrackFunction", "ReviewFunction", "ReleaseFunction"}
 
 
 def test_1_a_push_registers_a_revision_and_starts_the_rollout(story):
@@ -83,3 +84,59 @@ def test_the_story_ends_with_history_status_and_the_timeline_picture(story):
     assert story.timeline is not None
     assert story.timeline.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert any("from stacks/alb.yaml" in line for line in story.setup)
+
+
+def outcomes(deliveries):
+    """(function, cluster/service, status) for every target decision in the deliveries, in order."""
+    found = []
+    for delivery in deliveries:
+        result = delivery.result
+        for target in [
+            *result.get("targets", []),
+            *result.get("released", []),
+            *result.get("downstream", []),
+        ]:
+            found.append((delivery.function, target["target"].split(":service/")[-1], target["status"]))
+        if delivery.function == "TrackFunction" and "status" in result:
+            found.append(("TrackFunction", result["target"].split(":service/")[-1], result["status"]))
+    return found
+
+
+def test_act_two_a_push_rolls_out_on_staging_and_prod_waits_for_its_scan_then_its_bake(story):
+    assert sorted(outcomes(story.steps["act 2: push shop:1.1.0"])) == [
+        ("DeployFunction", "prod/shop", "WAITING"),
+        ("DeployFunction", "stage/shop", "IN_PROGRESS"),
+    ]
+    assert outcomes(story.steps["act 2: scan of shop:1.1.0"]) == [("ReleaseFunction", "prod/shop", "WAITING")]
+    staging = story.steps["act 2: staging succeeded"]
+    assert sorted(outcomes(staging)) == [
+        ("TrackFunction", "prod/shop", "WAITING"),
+        ("TrackFunction", "stage/shop", "SUCCEEDED"),
+    ]
+    [held] = staging[0].result["downstream"]
+    assert held["reason"].startswith("baking on stage/shop until ")
+
+
+def test_act_two_the_bake_schedule_promotes_the_digest_to_prod(story):
+    [fired] = story.steps["act 2: bake ends"]
+    assert fired.function == "ReleaseFunction"
+    assert fired.event["gate"] == "bake"  # the one-time schedule's own input
+    assert outcomes([fired]) == [("ReleaseFunction", "prod/shop", "IN_PROGRESS")]
+    assert outcomes(story.steps["act 2: prod succeeded"]) == [("TrackFunction", "prod/shop", "SUCCEEDED")]
+
+
+def test_act_two_a_critical_finding_is_refused_by_prod_with_the_counts(story):
+    assert sorted(outcomes(story.steps["act 2: push shop:1.2.0"])) == [
+        ("DeployFunction", "prod/shop", "WAITING"),
+        ("DeployFunction", "stage/shop", "IN_PROGRESS"),  # staging declares no scan gate
+    ]
+    [refused] = story.steps["act 2: critical scan"]
+    [decision] = refused.result["released"]
+    assert decision["status"] == "REJECTED"
+    assert decision["reason"].startswith("scan gate: scan found CRITICAL 1 (at or above critical)")
+
+
+def test_act_two_a_push_waits_for_the_approval_the_cli_gives(story):
+    assert outcomes(story.steps["act 2: push admin:2.0.0"]) == [("DeployFunction", "prod/admin", "WAITING")]
+    assert story.approval_exit == 0
+    assert story.after_approval == ("2.0.0", "IN_PROGRESS")  # prod/admin's latest record, read from the ledger
