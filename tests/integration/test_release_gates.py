@@ -196,6 +196,9 @@ def test_a_scan_with_critical_findings_rejects_the_waiting_push_with_the_counts(
         "scan gate: scan found CRITICAL 2 (at or above critical); all findings: CRITICAL 2, HIGH 4, MEDIUM 9"
     )
     assert "pending" not in aws.state(scanned)
+    # The team hears of a vulnerable image refused, as of a held one; a push merely "not newer" is not news.
+    heard = [(n["status"], n["tag"]) for n in aws.notifications()]
+    assert heard == [("WAITING", "1.4.0"), ("REJECTED", "1.4.0")]
 
 
 def test_a_scan_event_without_counts_reads_the_findings_and_a_clean_image_deploys(

@@ -67,6 +67,8 @@ PRESENTATIONS: Mapping[str, Presentation] = {
     ),
     # A push held at a release gate: the gate gives the facts (which gate, what opens it) and the steps.
     "WAITING": Presentation(":double_vertical_bar:", "{image} waits at a gate before {target}", (_STATUS,)),
+    # Only a release gate's refusal is notified (findings, an upstream alarm, a denial): "not newer" is not news.
+    "REJECTED": Presentation(":no_entry:", "{image} was refused by a release gate of {target}", (_HISTORY,)),
 }
 _UNKNOWN = Presentation(":information_source:", "{image} on {target}: {status}", (_STATUS,))
 # What a person can run to open a gate (the others open by themselves: a scan, a bake, a window).

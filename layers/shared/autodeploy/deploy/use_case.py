@@ -52,6 +52,11 @@ from autodeploy.rollout_news import waiting_at
 _NOTIFIED = NOTIFIED | {Status.WAITING}
 
 
+def _is_news(record: DeploymentRecord) -> bool:
+    """Rollouts and held pushes; a refusal only when a release gate made it (a vulnerable image, an alarm)."""
+    return record.status in _NOTIFIED or record.reason_code is Reason.GATE_REJECTED
+
+
 def _notification(record: DeploymentRecord) -> Notification:
     """A held push's notification carries its gate, what opens it and the steps a person can take."""
     if record.status is not Status.WAITING or record.gate is None:
@@ -158,7 +163,7 @@ class DeployOnPush:
         if passing:
             self._roll_out(report, push, passing, options)
         self._notifier.publish(
-            [_notification(r.record) for r in report.recorded if r.first_time and r.record.status in _NOTIFIED]
+            [_notification(r.record) for r in report.recorded if r.first_time and _is_news(r.record)]
         )
         return report
 
