@@ -95,7 +95,7 @@ def test_every_function_is_python313_on_arm64_with_the_layer():
     globals_ = template["Globals"]["Function"]
     assert (globals_["Runtime"], globals_["Architectures"]) == ("python3.13", ["arm64"])
     functions = [r for r in template["Resources"].values() if r["Type"] == "AWS::Serverless::Function"]
-    assert len(functions) == 4
+    assert len(functions) == 5
     for function in functions:
         assert function["Metadata"]["BuildMethod"] == "makefile"
         assert Path(ROOT / function["Properties"]["CodeUri"] / "Makefile").is_file()

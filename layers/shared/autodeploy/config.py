@@ -25,12 +25,25 @@ def _minutes(environ: Mapping[str, str], name: str, default: int) -> int:
     return int(text)
 
 
+def _count(environ: Mapping[str, str], name: str, default: int, minimum: int) -> int:
+    text = environ.get(name, "").strip()
+    if not text:
+        return default
+    if not text.isdigit() or int(text) < minimum:
+        raise ConfigurationError(f"environment variable {name}={text!r} must be a whole number, at least {minimum}")
+    return int(text)
+
+
 @dataclass(frozen=True, slots=True)
 class DeploySettings:
     ledger_table: str
     notification_topic_arn: str | None = None
     rollout_timeout_minutes: int = 60
     resume_after_minutes: int = 5
+    # DeployFunction hands a large push's targets to this queue (RolloutWorkerFunction reads it).
+    work_queue_url: str | None = None
+    # The worker's event source mapping's MaximumConcurrency: each worker paces itself to its share.
+    worker_concurrency: int = 2
 
     @classmethod
     def from_environ(cls, environ: Mapping[str, str] = os.environ) -> DeploySettings:
@@ -39,6 +52,8 @@ class DeploySettings:
             notification_topic_arn=environ.get("NOTIFICATION_TOPIC_ARN", "").strip() or None,
             rollout_timeout_minutes=_minutes(environ, "ROLLOUT_TIMEOUT_MINUTES", 60),
             resume_after_minutes=_minutes(environ, "RESUME_AFTER_MINUTES", 5),
+            work_queue_url=environ.get("ROLLOUT_WORK_QUEUE_URL", "").strip() or None,
+            worker_concurrency=_count(environ, "ROLLOUT_WORKER_CONCURRENCY", 2, minimum=2),
         )
 
 

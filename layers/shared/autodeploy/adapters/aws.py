@@ -30,6 +30,7 @@ if TYPE_CHECKING:
     from mypy_boto3_ecs import ECSClient
     from mypy_boto3_resourcegroupstaggingapi import ResourceGroupsTaggingAPIClient
     from mypy_boto3_sns import SNSClient
+    from mypy_boto3_sqs import SQSClient
 
 # Adaptive mode retries throttling and 5xx with jittered backoff and, once throttled, also paces
 # the client's own request rate (RegisterTaskDefinition sustains about 1 per second). What still
@@ -141,6 +142,11 @@ class AwsClients:
     @cached_property
     def sns(self) -> SNSClient:
         client: SNSClient = self._client("sns")
+        return client
+
+    @cached_property
+    def sqs(self) -> SQSClient:
+        client: SQSClient = self._client("sqs")
         return client
 
     @cached_property

@@ -8,6 +8,10 @@ A push runs through named steps, each in its own module:
 4. judge    (judge.py)    the policy: never backwards; dry-run targets only plan;
 5. act      (act.py)      take the rollout lock, register and update (or update the stack), record.
 
+Between queue and prepare, dispatch (dispatch.py) hands a push with more free targets than fit one
+work message to the rollout workers (the work queue), which run prepare -> judge -> act for them
+(``deploy_handed_off``).
+
 One target's failure never stops the others (recorder.py turns each step's errors into that
 target's decision); transient failures are raised at the end so that Lambda retries the event,
 and the retry finds the finished targets already done.
@@ -15,7 +19,7 @@ and the retry finds the finished targets already done.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from functools import partial
 
@@ -26,6 +30,7 @@ from autodeploy.adapters.ecs import EcsServices, ServiceState
 from autodeploy.adapters.ledger import Ledger
 from autodeploy.deploy.accept import accept
 from autodeploy.deploy.act import Rollouts
+from autodeploy.deploy.dispatch import Dispatch
 from autodeploy.deploy.judge import judge
 from autodeploy.deploy.outcome import Decision, DeployOptions, DeployReport
 from autodeploy.deploy.prepare import Plan, Preparation
@@ -49,6 +54,7 @@ class DeployOnPush:
         notifier: Notifier,
         registry_for: Callable[[str, str], str],
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+        hand_off: Callable[[Sequence[str]], None] | None = None,
     ) -> None:
         self._discovery = discovery
         self._services = services
@@ -59,6 +65,7 @@ class DeployOnPush:
         self._recorder = Recorder(ledger, clock)
         self._queue = RolloutQueue(ledger, self._recorder)
         self._preparation = Preparation(services, stacks)
+        self._dispatch = Dispatch(hand_off)
         self._rollouts = Rollouts(
             services, stacks, ledger, discovery, self._queue, self._recorder, self.promote_pending, clock
         )
@@ -123,17 +130,45 @@ class DeployOnPush:
         )
         return report
 
-    def _roll_out(self, report: DeployReport, push: ImagePush, targets: list[Target], options: DeployOptions) -> None:
+    def deploy_handed_off(
+        self, push: ImagePush, targets: list[Target], keep_going: Callable[[], bool]
+    ) -> tuple[DeployReport, list[Target]]:
+        """A rollout worker's part of a push (queue ran where it arrived): prepare -> judge -> act.
+
+        ``keep_going`` is asked before each target is acted on; the targets not acted on once it
+        says no are returned, untouched, for another invocation.
+        """
+        report = DeployReport(push)
+        left = self._roll_out(report, push, targets, DeployOptions(), keep_going, handed_off=True)
+        self._notifier.publish(
+            [notification_for(r.record) for r in report.recorded if r.first_time and r.record.status in NOTIFIED]
+        )
+        return report, left
+
+    def _roll_out(
+        self,
+        report: DeployReport,
+        push: ImagePush,
+        targets: list[Target],
+        options: DeployOptions,
+        keep_going: Callable[[], bool] = lambda: True,
+        handed_off: bool = False,
+    ) -> list[Target]:
         registry = self._registry_for(push.envelope.account, push.envelope.region)
-        if not (options.promoted or options.resuming):
+        if not (options.promoted or options.resuming or handed_off):
             targets = self._queue.free_targets(report, push, registry, targets, options)
+            if self._dispatch.hand_off(report, push, targets, options):
+                return []
         plans = self._prepare(report, push, registry, targets, options)
         facts = self._image_facts(report, push, plans, options) if plans else None
         if facts is None:
-            return
-        for plan in plans:
+            return []
+        for done, plan in enumerate(plans):
+            if not keep_going():
+                return [p.target for p in plans[done:]]
             act = partial(self._judge_and_act, report, push, registry, plan, facts, options)
             self._recorder.guard(report, push, plan.target, options, act)
+        return []
 
     def _prepare(
         self, report: DeployReport, push: ImagePush, registry: str, targets: list[Target], options: DeployOptions
