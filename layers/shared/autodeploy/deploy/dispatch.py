@@ -2,16 +2,17 @@
 it hands to the rollout workers through the work queue.
 
 The push's invocation keeps discovery, accept and queue (the rollout lock and the pending push
-mean what they always meant); prepare -> judge -> act for the free targets runs here when they fit
-one work message, else it is handed off in chunks of ``CHUNK_SIZE`` targets: a worker describes a
-chunk's services in one DescribeServices call (ten at most) and paces its calls at its share of the
-account's rates (``worker_rates``).
+mean what they always meant). When the free targets fit one work message it deploys them all
+itself (no hand-off); else it deploys the first ``IN_PROCESS_LIMIT`` itself, on ECS's burst, and
+hands the rest off in chunks of ``CHUNK_SIZE`` targets: a worker describes a chunk's services in
+one DescribeServices call (ten at most) and paces its calls at its share of the account's rates
+(``worker_rates``), so that the workers together never take more than ``FAN_OUT_SHARE`` of a rate.
 
 Why ten targets in-process at most: a push's invocation has 120 s. ECS refills RegisterTaskDefinition
-at 1 a second (burst 20) per account and region, and the workers together take at most
-``FAN_OUT_SHARE`` of that, so even with the bucket emptied by a fan-out in flight, ten
-registrations get their tokens within 10 / (1 - 0.9) = 100 s; with no fan-out in flight, within
-ECS's burst at once.
+at 1 a second (burst 20) per account and region. The workers consume less than the refill, so they
+never empty the bucket; should in-process pushes empty it, the workers still leave
+1 - FAN_OUT_SHARE of the refill, and ten registrations get their tokens within
+10 / (1 - 0.9) = 100 s. Usually the bucket is full and they go at once.
 """
 
 from __future__ import annotations
@@ -64,7 +65,7 @@ def worker_rates(concurrency: int) -> dict[str, dict[str, float]]:
 
 
 def hands_off(targets: Sequence[Target], options: DeployOptions) -> bool:
-    """A push from ECR with more free targets than fit one work message is handed off.
+    """A push from ECR with more free targets than fit one work message is handed off (but its first ones).
 
     Only a push as ECR sent it: a promoted, resumed or requested rollout concerns one target, and
     reconcile's catch-up keeps its own options, so both stay in-process.
@@ -168,11 +169,14 @@ class Dispatch:
     def __init__(self, send: Callable[[Sequence[str]], None] | None) -> None:
         self._send = send  # WorkQueue.send, or None where no work queue is configured
 
-    def hand_off(self, report: DeployReport, push: ImagePush, targets: list[Target], options: DeployOptions) -> bool:
-        """True when the targets were handed to the work queue (the workers record their outcomes)."""
+    def hand_off(
+        self, report: DeployReport, push: ImagePush, targets: list[Target], options: DeployOptions
+    ) -> list[Target]:
+        """The targets this invocation deploys; the others are handed to the work queue (the workers
+        record their outcomes)."""
         if self._send is None or not hands_off(targets, options):
-            return False
-        work = work_messages(push, targets)
-        self._send([w.to_message() for w in work])
-        report.handed_off.extend(t.arn for t in targets)
-        return True
+            return targets
+        here, there = targets[:IN_PROCESS_LIMIT], targets[IN_PROCESS_LIMIT:]
+        self._send([w.to_message() for w in work_messages(push, there)])
+        report.handed_off.extend(t.arn for t in there)
+        return here

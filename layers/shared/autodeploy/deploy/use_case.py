@@ -8,9 +8,9 @@ A push runs through named steps, each in its own module:
 4. judge    (judge.py)    the policy: never backwards; dry-run targets only plan;
 5. act      (act.py)      take the rollout lock, register and update (or update the stack), record.
 
-Between queue and prepare, dispatch (dispatch.py) hands a push with more free targets than fit one
-work message to the rollout workers (the work queue), which run prepare -> judge -> act for them
-(``deploy_handed_off``).
+Between queue and prepare, dispatch (dispatch.py) keeps the free targets that fit one work message
+and hands the rest to the rollout workers (the work queue), which run prepare -> judge -> act for
+them (``deploy_handed_off``).
 
 One target's failure never stops the others (recorder.py turns each step's errors into that
 target's decision); transient failures are raised at the end so that Lambda retries the event,
@@ -157,8 +157,7 @@ class DeployOnPush:
         registry = self._registry_for(push.envelope.account, push.envelope.region)
         if not (options.promoted or options.resuming or handed_off):
             targets = self._queue.free_targets(report, push, registry, targets, options)
-            if self._dispatch.hand_off(report, push, targets, options):
-                return []
+            targets = self._dispatch.hand_off(report, push, targets, options)
         plans = self._prepare(report, push, registry, targets, options)
         facts = self._image_facts(report, push, plans, options) if plans else None
         if facts is None:
