@@ -43,7 +43,6 @@ def deploy_on_push() -> DeployOnPush:
 def rollout_worker() -> RolloutWorker:
     """The rollout workers' deployer: ECS and CloudFormation calls paced at this worker's share."""
     from autodeploy.adapters.aws import LazyClient
-    from autodeploy.adapters.pacing import pace
     from autodeploy.adapters.work_queue import WorkQueue
     from autodeploy.deploy.dispatch import worker_rates
     from autodeploy.deploy.work import RolloutWorker
@@ -53,8 +52,10 @@ def rollout_worker() -> RolloutWorker:
     if not config.work_queue_url:
         raise ConfigurationError("environment variable ROLLOUT_WORK_QUEUE_URL is not set: it names the work queue")
     rates = worker_rates(config.worker_concurrency)
-    ecs = LazyClient(lambda: pace(clients.ecs, rates["ecs"]))
-    cloudformation = LazyClient(lambda: pace(clients.cloudformation, rates["cloudformation"]))
+    ecs = LazyClient(lambda: clients.paced("rollout_ecs", "ecs", rates["ecs"]))
+    cloudformation = LazyClient(
+        lambda: clients.paced("rollout_cloudformation", "cloudformation", rates["cloudformation"])
+    )
     queue = WorkQueue(clients.lazy("sqs"), config.work_queue_url)
     return RolloutWorker(_deployer(ecs, cloudformation, None), queue.send)
 
