@@ -301,14 +301,15 @@ class Memory:
     bound of its own: the window includes the emulator's allocations in this process and those of
     the invocations running at the same time."""
 
-    def __init__(self) -> None:
+    def __init__(self, traced: str = "all") -> None:
+        self.traced = traced  # "all" invocations, or only the "push" invocations (tracing on meanwhile)
         self._live: dict[int, int] = {}
         self.peaks: Counter[str] = Counter()
         self._names: dict[int, str] = {}
         self._ids = 0
 
     def switch(self) -> None:
-        if not self._live:
+        if not self._live or not tracemalloc.is_tracing():
             return
         _, peak = tracemalloc.get_traced_memory()
         tracemalloc.reset_peak()
@@ -318,6 +319,12 @@ class Memory:
 
     @contextmanager
     def watching(self, function: str) -> Iterator[None]:
+        own = self.traced == "push" and function == "DeployFunction" and not tracemalloc.is_tracing()
+        if own:
+            tracemalloc.start(1)
+        if not tracemalloc.is_tracing():
+            yield
+            return
         self.switch()
         tracemalloc.reset_peak()
         self._ids += 1
@@ -328,6 +335,8 @@ class Memory:
         finally:
             self.switch()
             del self._live[key]
+            if own:
+                tracemalloc.stop()
 
 
 @dataclass
@@ -470,9 +479,10 @@ class Outcome:
     wall_s: float
     setup_s: float
     by_operation: dict[str, int]
+    traced: str = "all"  # tracemalloc over every invocation, or only while the push's invocation ran
 
 
-def scenario(kind: str, count: int, solo: bool) -> Outcome:  # noqa: PLR0912, PLR0915  # one simulation, read top to bottom
+def scenario(kind: str, count: int, solo: bool, traced: str = "all") -> Outcome:  # noqa: PLR0912, PLR0915  # one simulation, read top to bottom
     import boto3
     from moto import mock_aws
 
@@ -483,7 +493,7 @@ def scenario(kind: str, count: int, solo: bool) -> Outcome:  # noqa: PLR0912, PL
     began = time.monotonic()
     random.seed(2026)  # botocore's jitter
     clock = VirtualTime()
-    memory = Memory()
+    memory = Memory(traced)
     with mock_aws(), botocore_on(clock):
         harness: Any = boto3.session.Session(region_name="us-east-1")
         functions = boto3.session.Session(region_name="us-east-1")
@@ -543,7 +553,8 @@ def scenario(kind: str, count: int, solo: bool) -> Outcome:  # noqa: PLR0912, PL
                     clock.sleep(60.0)
             mapping.producers -= 1
 
-        tracemalloc.start(1)
+        if memory.traced == "all":
+            tracemalloc.start(1)
         clock.on_switch = memory.switch
         for n, (at, event) in enumerate(pushes):
             mapping.producers += 1
@@ -552,22 +563,24 @@ def scenario(kind: str, count: int, solo: bool) -> Outcome:  # noqa: PLR0912, PL
         FUNCTIONS_LOG.parent.mkdir(exist_ok=True)
         with environments.installed(), FUNCTIONS_LOG.open("a") as log, contextlib.redirect_stdout(log):
             clock.run()  # the functions' logs and metric documents go to the log file
-        tracemalloc.stop()
+        if tracemalloc.is_tracing():
+            tracemalloc.stop()
 
         # -- what happened
         pinned = f"{world.REGISTRY}/fleet@{digest}"
         deployed = registered = max_revisions = 0
         if kind == "service":
-            for arn in targets:
-                service = ecs.describe_services(cluster=arn.split("/")[1], services=[arn])["services"][0]
-                image = ecs.describe_task_definition(taskDefinition=service["taskDefinition"])["taskDefinition"][
-                    "containerDefinitions"
-                ][0]["image"]
-                deployed += image == pinned
-                family = arn.rsplit("/", 1)[-1]
-                revisions = len(ecs.list_task_definitions(familyPrefix=family)["taskDefinitionArns"]) - 1
-                registered += revisions > 0
-                max_revisions = max(max_revisions, revisions)
+            for start in range(0, len(targets), 10):
+                for cluster in {arn.split("/")[1] for arn in targets[start : start + 10]}:
+                    chunk = [a for a in targets[start : start + 10] if a.split("/")[1] == cluster]
+                    for service in ecs.describe_services(cluster=cluster, services=chunk)["services"]:
+                        definition = ecs.describe_task_definition(taskDefinition=service["taskDefinition"])
+                        deployed += definition["taskDefinition"]["containerDefinitions"][0]["image"] == pinned
+            # Every RegisterTaskDefinition that reached ECS, by family (a service's family is its name).
+            per_family = Counter(name for _, name in buckets["RegisterTaskDefinition"].admitted)
+            fleet_families = [n for n in per_family if n.startswith("fleet-")]
+            registered = len(fleet_families)
+            max_revisions = max((per_family[n] for n in fleet_families), default=0)
             fleet_updates = [t for t, name in buckets["UpdateService"].admitted if name.startswith("fleet-")]
         else:
             for arn in targets:
@@ -614,17 +627,22 @@ def scenario(kind: str, count: int, solo: bool) -> Outcome:  # noqa: PLR0912, PL
             wall_s=round(time.monotonic() - began, 1),
             setup_s=round(setup, 1),
             by_operation=dict(sorted(calls.by_operation.items())),
+            traced=traced,
         )
 
 
 # -- the report -------------------------------------------------------------------------------------------
 
 
+def _traced(outcome: Outcome) -> str:
+    return "" if outcome.traced == "all" else " (the push's invocation)"
+
+
 def section(outcomes: list[Outcome], measured_at: str) -> str:
     rows = [
         f"| {o.kind} | {o.targets:,} | {o.deployed:,} / {o.registered:,} | {o.max_revisions} | {o.lost} "
         f"| {o.in_failure_queue} | {o.past_deadline} / {o.invocations} | {o.last_update_s:,} s | {o.limit_s:,.0f} s "
-        f"| {o.ratio:.2f}x | {o.peak_mb} | {o.calls_per_target} | {o.throttled} | {o.wall_s:,.0f} s |"
+        f"| {o.ratio:.2f}x | {o.peak_mb}{_traced(o)} | {o.calls_per_target} | {o.throttled} | {o.wall_s:,.0f} s |"
         for o in outcomes
     ]
     solo = [o for o in outcomes if o.solo_waits]
@@ -696,6 +714,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--stacks", type=int, default=50, help="stack targets (0: none)")
     parser.add_argument("--no-write", action="store_true", help="print only, leave BENCHMARKS.md alone")
     parser.add_argument(
+        "--traced",
+        choices=("all", "push"),
+        default="all",
+        help="tracemalloc over every invocation, or only while a push's invocation runs (cheaper at 5,000)",
+    )
+    parser.add_argument(
         "--json", type=Path, default=ROOT / "out" / "bench-fanout.json", help="where to keep the figures"
     )
     parser.add_argument("--merge", type=Path, nargs="*", help="write the section from figures kept by earlier runs")
@@ -723,7 +747,7 @@ def main(argv: list[str] | None = None) -> int:
     outcomes = []
     for kind, count, solo in runs:
         print(f"  fan-out: {count} {kind} targets{' and single-service pushes' if solo else ''}", flush=True)
-        outcome = scenario(kind, count, solo)
+        outcome = scenario(kind, count, solo, args.traced)
         print(
             f"    {outcome.deployed}/{outcome.targets} deployed, {outcome.max_revisions} revisions at most, "
             f"{outcome.lost} lost, {outcome.past_deadline} past deadline, last update {outcome.last_update_s} s "
