@@ -19,6 +19,7 @@ from tools.scaling_plant import (
     TRACKING_LOW_RATIO,
     reference_stack_scaling,
 )
+from tools.scaling_product import SETTINGS
 from tools.scaling_sim import (
     MINUTES,
     OPENING_UTILIZATION,
@@ -38,14 +39,26 @@ SECTION = "## Closed-loop scaling"
 BENCHMARKS = ROOT / "BENCHMARKS.md"
 
 
-# Why a target is missed, where the cause is known and is not a flaw to fix: said next to the miss.
-KNOWN_MISSES = {
-    ("memory-bound", "fewer minutes above 90% than native only"): (
-        "the reference stack scales on CPU only, and the reviewer follows the metrics the service's own"
-        " set-up scales on (memory only where an alarm or a target-tracking policy scales on it), so it"
-        " never reads the saturated memory; its task-minutes target is met by under-provisioning"
-    ),
-}
+# Why memory no policy scales on is read the way it is (`autodeploy.scaling.signals.memory_doubt`).
+MEMORY_RULE = (
+    "Memory no policy scales on. ECS publishes every service's MemoryUtilization, as it does CPUUtilization",
+    '(ECS developer guide, "Amazon ECS service utilization metrics"), so the reviewer reads it everywhere. It',
+    "is not every service's load: a JVM heap sized to its reservation, a cache or a leak sits high whatever",
+    "the load, and adding tasks does not bring it down, so sizing on it would run such a service to",
+    "MaxCapacity (the HPA reference does exactly that on the held-memory trace). The rule an SRE can check:",
+    "memory counts only once it has moved with the load, minute by minute with CPU over the window (a",
+    "memory-bound service's memory divides across its tasks as CPU does, through count changes too); it",
+    "asks for more tasks only from its high level, and by at most half the tasks at once, since no owner",
+    "chose it as a scaling metric; once counted it also holds scale-in, so the tasks it asked for are not",
+    "taken back while it still needs them. Memory that is high but flat or drifting is a finding in the",
+    "record, never an action; so is a memory-bound service's under perfectly steady load, which shows no",
+    "evidence either way (its owner can add a memory policy; the reviewer will not guess). On the",
+    "memory-bound trace the native scale-in (CPU below 20%) keeps removing a task the memory needs and the",
+    "reviewer adds it back (the direction flips there); the record says so as a finding (the scale-in",
+    "alarm is blind to memory), because only the service's owner can fix that policy. The held-memory",
+    "trace is the spike's load with memory held at 95%: the reviewer must scale it exactly as the spike.",
+    "",
+)
 
 
 def section(outcomes: Sequence[Outcome], checks: Sequence[TargetCheck]) -> str:
@@ -76,13 +89,14 @@ def section(outcomes: Sequence[Outcome], checks: Sequence[TargetCheck]) -> str:
         "as the product's own shadow (`autodeploy.scaling.native.native_shadow`) says they act, and the reviewer",
         "is `autodeploy.scaling.review.review` fed the inputs the use case (`autodeploy.scaling.reviewer` and",
         "`readings`) would read from AWS (`tools/scaling_product.py`, the one adapter): timestamped datapoints",
-        "over the last 20 minutes, memory only where a policy scales on it, the scaling activities as AWS",
+        "over the last 20 minutes (the service's memory included), the scaling activities as AWS",
         "writes them read through `interpret_activities`, the reviewer's history as its summary item keeps it.",
         "",
         "Plant model:",
         "",
         "- load in task-units (one busy task carries 1.0); CPU% = 100 x load / running tasks, capped at 100;",
-        f"  on the memory-bound trace memory% is that figure and CPU% {MEMORY_BOUND_CPU_SHARE:g} of it, elsewhere"
+        f"  on the memory-bound trace memory% is that figure and CPU% {MEMORY_BOUND_CPU_SHARE:g} of it; on the"
+        " held-memory trace memory% is the trace's own figure, whatever the load and the count; elsewhere"
         f" memory stays at {IDLE_MEMORY:g}%;",
         f"- a new task runs and carries load {STARTUP_MINUTES} minutes after the desired count rises; lowering it"
         " cancels starting tasks first;",
@@ -109,8 +123,13 @@ def section(outcomes: Sequence[Outcome], checks: Sequence[TargetCheck]) -> str:
         f" reference stack, whose step policies name none, the reviewer's own ({step_target:g}%, 0.8 x the"
         " scale-out alarm's threshold);",
         f"- the reviewer's CPU target: {step_target:g}% on the reference stack (0.8 x the scale-out alarm's"
-        f" threshold), {tracked_target:g}% under target tracking (the policy's own target value); the reference"
-        " stack scales on CPU only, so the reviewer does not read memory there (memory-bound trace included);",
+        f" threshold), {tracked_target:g}% under target tracking (the policy's own target value);",
+        f"- memory no policy scales on (the reference stack scales on CPU only) counts only when it moved with the"
+        f" load: a swing of at least {SETTINGS.memory_min_swing:g} points and a correlation with CPU of at least"
+        f" {SETTINGS.memory_min_correlation:g} over the window; then it asks for more tasks only from"
+        f" {SETTINGS.memory_high:g}%, {SETTINGS.memory_step_percent}% more at most per review, aims at"
+        f" {SETTINGS.memory_high * SETTINGS.target_ratio:g}% ({SETTINGS.target_ratio:g} x {SETTINGS.memory_high:g})"
+        " and holds scale-in like any signal; memory that is flat or drifts on its own is a finding, not load;",
         f"- every trace starts with the count that carries its first minute at {OPENING_UTILIZATION:.0%}.",
         "",
         "Traces:",
@@ -138,11 +157,7 @@ def section(outcomes: Sequence[Outcome], checks: Sequence[TargetCheck]) -> str:
         f"{met} of {len(checks)} targets met with today's recommendation rules."
         + (f" Missed: {'; '.join(f'{c.trace}, {c.target}' for c in missed)}." if missed else ""),
         "",
-        *[
-            f"Why {c.trace}, {c.target}, is missed: {KNOWN_MISSES[c.trace, c.target]}.\n"
-            for c in missed
-            if (c.trace, c.target) in KNOWN_MISSES
-        ],
+        *MEMORY_RULE,
     ]
     return "\n".join(lines)
 

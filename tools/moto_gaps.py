@@ -64,8 +64,11 @@ def remember_deployment_configuration(ecs: Any) -> None:
     kept = _DEPLOYMENT_CONFIGURATIONS  # shared: one client creates the service, another describes it
 
     def remember(params: dict[str, Any], **_: Any) -> None:
+        # A service created again under the same name (a later test, the next demo) starts afresh.
+        key = f"{params.get('cluster', 'default')}/{params['serviceName']}"
+        kept.pop(key, None)
         if "deploymentConfiguration" in params:
-            kept[f"{params.get('cluster', 'default')}/{params['serviceName']}"] = params["deploymentConfiguration"]
+            kept[key] = params["deploymentConfiguration"]
 
     def restore(parsed: dict[str, Any], **_: Any) -> None:
         for service in parsed.get("services", []):
@@ -107,11 +110,10 @@ def cross_account_ecr(ecr: Any, caller_account: str, registries: dict[str, Any])
     """
     import json
 
-    def remember(params: dict[str, Any], context: dict[str, Any], **_: Any) -> None:
-        context["api_params"] = dict(params)  # before-call sees the serialized request only
+    from tools.api_params import api_params, keep_api_params
 
     def answer(model: Any, context: dict[str, Any], **_: Any) -> Any:
-        params = context.get("api_params", {})
+        params = api_params(context)
         registry_id = params.get("registryId")
         if registry_id in (None, caller_account) or registry_id not in registries:
             return None
@@ -138,7 +140,7 @@ def cross_account_ecr(ecr: Any, caller_account: str, registries: dict[str, Any])
             return _Status(400), exc.response
         return _Status(200), parsed
 
-    ecr.meta.events.register("before-parameter-build.ecr.*", remember)
+    keep_api_params(ecr.meta.events, "ecr.*")
     ecr.meta.events.register_first("before-call.ecr.*", answer)
 
 

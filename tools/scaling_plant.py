@@ -6,7 +6,9 @@ Plant model, one step a minute:
 
 - Load is in task-units: one task fully busy carries 1.0. CPU% = 100 x load / running tasks,
   capped at 100 (a saturated service shows 100%, not more). On a memory-bound service memory% is
-  that figure and CPU% a quarter of it; otherwise memory stays at 30% (the runtime's footprint).
+  that figure and CPU% a quarter of it; otherwise memory stays at 30% (the runtime's footprint),
+  or, on a service whose memory is held by design (a JVM heap sized to its reservation), at the
+  trace's own figure for the minute, whatever the load and the count.
 - Raising the desired count launches tasks that run (and carry load) STARTUP_MINUTES later;
   lowering it cancels starting tasks first (newest first), then stops running ones at once.
 - A task costs from its launch: task-minutes count running plus starting tasks.
@@ -218,13 +220,15 @@ class Plant:
         self.running -= max(0, excess)
         self.desired = count
 
-    def utilization(self, load: float, memory_bound: bool) -> tuple[float, float, float]:
-        """(CPU%, memory%, the busier of the two) this minute."""
+    def utilization(
+        self, load: float, memory_bound: bool, held_memory: float | None = None
+    ) -> tuple[float, float, float]:
+        """(CPU%, memory%, the busier of the two) this minute; memory held by design is no saturation."""
         per_task = load / self.running if self.running else (math.inf if load > 0 else 0.0)
         busy = min(100.0, 100.0 * per_task)
         if memory_bound:
             return min(100.0, MEMORY_BOUND_CPU_SHARE * 100.0 * per_task), busy, busy
-        return busy, IDLE_MEMORY, busy
+        return busy, IDLE_MEMORY if held_memory is None else held_memory, busy
 
 
 @dataclass(frozen=True, slots=True)

@@ -7,9 +7,9 @@ them from AWS:
 - DescribeServices counts: desired, running, pending (the tasks still starting);
 - the scalable target and the policies (a target-tracking policy as `_policy_view` reads it, with
   its predefined metric's series, as `tracked_metric` asks GetMetricData for it);
-- each policy's alarms with their own metric, and the service's CPU (memory only where an alarm or
-  a target-tracking policy scales on it, `_scales_on_memory`), from GetMetricData over the last
-  `LOOKBACK`: timestamped datapoints, only those that exist;
+- each policy's alarms with their own metric, and the service's CPU and memory (read for every
+  service, as `ScalingReader._series` reads them), from GetMetricData over the last `LOOKBACK`:
+  timestamped datapoints, only those that exist;
 - the scaling activities as DescribeScalingActivities lists them (newest first, back to the first
   one started before the lookback; "Setting desired count to N.", the Cause naming the policy),
   read through `interpret_activities`: the count before each comes from the previous activity or
@@ -134,10 +134,6 @@ def read_history(service: Service) -> tuple[PastDecision, ...]:
 def review_inputs(service: Service, minute: int, mode: ReviewMode, now: datetime | None = None) -> ReviewInputs:
     now = now or at(minute) + REVIEW_DELAY
     history = read_history(service)
-    scales_on_memory = any(a.metric == "MemoryUtilization" for a in service.scaling.alarms) or any(
-        v.tracking is not None and v.tracking.metric == "ECSServiceAverageMemoryUtilization"
-        for v in service.scaling.policies
-    )
     return ReviewInputs(
         service_arn=SERVICE_ARN,
         cluster=CLUSTER,
@@ -148,7 +144,7 @@ def review_inputs(service: Service, minute: int, mode: ReviewMode, now: datetime
         running=service.plant.running,
         pending=len(service.plant.starting),
         cpu=series(service.cpu, now),
-        memory=series(service.memory, now) if scales_on_memory else (),
+        memory=series(service.memory, now),
         target=ScalableTargetView(service.scaling.minimum, service.scaling.maximum),
         policies=_policies(service, now),
         alarms=_alarms(service, minute, now),

@@ -99,8 +99,13 @@ def create_service(
     image: str,
     tags: dict[str, str],
     desired_count: int = 2,
+    circuit_breaker: bool = True,
 ) -> str:
-    """A cluster (if needed), a task definition and a tagged service; returns the service ARN."""
+    """A cluster (if needed), a task definition and a tagged service; returns the service ARN.
+
+    ``circuit_breaker``: the deployment circuit breaker with rollback, or (False) the breaker off,
+    as DescribeServices shows a service created without one (both flags false).
+    """
     ecs.create_cluster(clusterName=cluster)
     task_definition = ecs.register_task_definition(**rich_task_definition(name, image))["taskDefinition"]
     service = ecs.create_service(
@@ -111,7 +116,7 @@ def create_service(
         deploymentConfiguration={
             "maximumPercent": 200,
             "minimumHealthyPercent": 50,
-            "deploymentCircuitBreaker": {"enable": True, "rollback": True},
+            "deploymentCircuitBreaker": {"enable": circuit_breaker, "rollback": circuit_breaker},
         },
         tags=[{"key": k, "value": v} for k, v in tags.items()],
     )["service"]

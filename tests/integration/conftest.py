@@ -103,6 +103,7 @@ def aws(monkeypatch: pytest.MonkeyPatch) -> Iterator[Aws]:
         queue_arn = sqs.get_queue_attributes(QueueUrl=queue, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
         clients["sns"].subscribe(TopicArn=physical["NotificationTopic"], Protocol="sqs", Endpoint=queue_arn)
         moto_gaps.aws_like_deployments(clients["ecs"])
+        moto_gaps.remember_deployment_configuration(clients["ecs"])  # moto drops it (EMULATOR.md)
         history = ecs_history.install(clients["ecs"])
         world.ensure_repository(clients["ecr"], "web")
         wiring.reset()

@@ -23,10 +23,16 @@ EC2_TRUST = {
 
 
 @pytest.fixture
-def web_service(aws):
+def web_service(aws, request):
+    """The web service, with the deployment circuit breaker unless a test asks for it off (indirect False)."""
     push_image(aws.ecr, "web", "1.4.0")
     return create_service(
-        aws.ecs, "prod", "web", f"{REGISTRY}/web:1.4.0", {"autodeploy:repository": "web", "autodeploy:tags": "semver"}
+        aws.ecs,
+        "prod",
+        "web",
+        f"{REGISTRY}/web:1.4.0",
+        {"autodeploy:repository": "web", "autodeploy:tags": "semver"},
+        circuit_breaker=getattr(request, "param", True),
     )
 
 
@@ -117,6 +123,7 @@ def test_version_usage_errors_and_limit_validation_exit_as_documented(capsys):
     assert cli.main(["frobnicate"]) == 2
 
 
+@pytest.mark.parametrize("web_service", [False], indirect=True, ids=["without circuit breaker"])
 def test_history_and_verify_print_json_for_scripts(aws, web_service, capsys):
     assert cli.main(["history", "prod/web", "--json"]) == 0
     assert json.loads(capsys.readouterr().out) == []
@@ -125,8 +132,8 @@ def test_history_and_verify_print_json_for_scripts(aws, web_service, capsys):
     assert cli.main(["verify", "--json"]) == 0
     [result] = json.loads(capsys.readouterr().out)
     assert (result["name"], result["ok"]) == ("prod/web", True)
-    # moto keeps no deploymentConfiguration (EMULATOR.md): the service reads as one without the
-    # circuit breaker, which verify must warn of (ECS then never reports a deployment FAILED).
+    # The service has no circuit breaker, which verify must warn of (ECS then never reports a
+    # deployment FAILED).
     assert {c["subject"]: c["outcome"] for c in result["checks"]} == {
         "tags": "OK",
         "service": "OK",

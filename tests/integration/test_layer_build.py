@@ -64,3 +64,19 @@ def test_the_shipped_botocore_is_the_pinned_one_with_the_models_the_code_calls(l
     )
     where, shipped_version = json.loads(done.stdout)
     assert where.startswith(str(layer)) and shipped_version == pins["botocore"]
+
+
+def test_the_layer_resolves_the_deploy_windows_time_zones_without_a_system_tz_database(layer):
+    """zoneinfo reads the system's tz database first and falls back to the tzdata package; a Lambda
+    image without /usr/share/zoneinfo (aws-lambda-dotnet#1620 measured one on provided.al2023) must
+    still resolve `autodeploy:window` zones, so the layer ships tzdata and python3.13 finds it there."""
+    code = (
+        "import sys, zoneinfo, datetime; sys.path[:0] = [sys.argv[1]]; zoneinfo.reset_tzpath([]);"
+        "berlin = zoneinfo.ZoneInfo('Europe/Berlin');"
+        "print(datetime.datetime(2026, 7, 1, 12, tzinfo=berlin).utcoffset().total_seconds())"
+    )
+    done = subprocess.run(
+        [*LAMBDA_PYTHON, "-I", "-S", "-B", "-c", code, str(layer)], check=False, capture_output=True, text=True
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "7200.0"

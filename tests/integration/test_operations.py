@@ -13,10 +13,16 @@ from tools.world import REGISTRY, create_service, primary_deployment, push_image
 
 
 @pytest.fixture
-def web_service(aws):
+def web_service(aws, request):
+    """The web service, with the deployment circuit breaker unless a test asks for it off (indirect False)."""
     push_image(aws.ecr, "web", "1.4.0")
     return create_service(
-        aws.ecs, "prod", "web", f"{REGISTRY}/web:1.4.0", {"autodeploy:repository": "web", "autodeploy:tags": "semver"}
+        aws.ecs,
+        "prod",
+        "web",
+        f"{REGISTRY}/web:1.4.0",
+        {"autodeploy:repository": "web", "autodeploy:tags": "semver"},
+        circuit_breaker=getattr(request, "param", True),
     )
 
 
@@ -217,6 +223,7 @@ def test_release_by_tag(aws, web_service, release_of, capsys):
     assert bad not in aws.state(web_service)["quarantined"]
 
 
+@pytest.mark.parametrize("web_service", [False], indirect=True, ids=["without circuit breaker"])
 def test_cli_status_history_and_rollback_with_progress(aws, invoke_track, web_service, release_of, capsys, monkeypatch):
     release_of("1.5.0", time="2026-11-26T10:00:00Z")
     bad = release_of("1.6.0", outcome="ecs-deployment-failed.json", time="2026-11-26T11:00:00Z")

@@ -18,9 +18,17 @@ WEB = {"autodeploy:repository": "web"}
 
 
 @pytest.fixture
-def web_service(aws):
+def web_service(aws, request):
+    """The web service, with the deployment circuit breaker unless a test asks for it off (indirect False)."""
     push_image(aws.ecr, "web", "1.4.0")
-    return create_service(aws.ecs, "prod", "web", f"{REGISTRY}/web:1.4.0", WEB | {"autodeploy:tags": "semver"})
+    return create_service(
+        aws.ecs,
+        "prod",
+        "web",
+        f"{REGISTRY}/web:1.4.0",
+        WEB | {"autodeploy:tags": "semver"},
+        circuit_breaker=getattr(request, "param", True),
+    )
 
 
 def later(minutes: int):
@@ -68,6 +76,7 @@ def test_a_quarantined_digest_is_never_redeployed_automatically_but_a_newer_push
     assert invoke_deploy(ecr_push("1.5.1", good))["targets"][0]["status"] == "IN_PROGRESS"
 
 
+@pytest.mark.parametrize("web_service", [False], indirect=True, ids=["without circuit breaker"])
 def test_a_rollout_without_end_times_out_is_notified_and_frees_the_target(
     aws, invoke_deploy, invoke_reconcile, web_service, monkeypatch
 ):
@@ -80,8 +89,7 @@ def test_a_rollout_without_end_times_out_is_notified_and_frees_the_target(
     assert [a["action"] for a in result["actions"]] == ["timed out"]
     [record] = aws.ledger(web_service)
     assert record["status"] == "TIMED_OUT"
-    # moto keeps no deploymentConfiguration (EMULATOR.md): to the deployer this service has no
-    # circuit breaker, which the reason names as the likely cause.
+    # The service has no circuit breaker, which the reason names as the likely cause.
     assert record["reason"] == (
         "no terminal state within 60 minutes of the rollout's start "
         "(the service has no deployment circuit breaker, so ECS never reports a failure)"

@@ -29,23 +29,16 @@ WEB = {"autodeploy:repository": "web", "autodeploy:tags": "semver"}
 
 
 @pytest.fixture
-def web_service(aws):
+def web_service(aws, request):
+    """The web service, with the deployment circuit breaker unless a test asks for it off (indirect False)."""
     push_image(aws.ecr, "web", "1.4.0")
-    return create_service(aws.ecs, "prod", "web", f"{REGISTRY}/web:1.4.0", WEB)
+    return create_service(
+        aws.ecs, "prod", "web", f"{REGISTRY}/web:1.4.0", WEB, circuit_breaker=getattr(request, "param", True)
+    )
 
 
 def later(minutes: int):
     return lambda: datetime.now(UTC) + timedelta(minutes=minutes)
-
-
-def with_circuit_breaker(parsed: dict[str, Any]) -> None:
-    """moto keeps no deploymentConfiguration (EMULATOR.md); AWS returns what the service has."""
-    for service in parsed.get("services", []):
-        service["deploymentConfiguration"] = {
-            "maximumPercent": 200,
-            "minimumHealthyPercent": 50,
-            "deploymentCircuitBreaker": {"enable": True, "rollback": True},
-        }
 
 
 def calls(client: Any, operation: str) -> list[dict[str, Any]]:
@@ -84,7 +77,7 @@ def test_a_late_failure_event_for_a_drained_deployment_closes_with_the_rollback_
     restored = aws.history.entries[arn].deployment["rollback"]["serviceRevisionArn"]
     aws.history.drain(deployment["id"])
 
-    # The service as described now has no circuit breaker (moto keeps none): the history decides.
+    # Whatever the service's configuration says now, the history decides.
     result = invoke_track(ecs_deployment("ecs-deployment-failed.json", web_service, deployment["id"]))
 
     assert result["status"] == "ROLLED_BACK"
@@ -131,8 +124,7 @@ def test_a_late_failure_event_whose_rollback_failed_is_failed(aws, invoke_deploy
     aws.history.finish(arn, "ROLLBACK_FAILED", reason="Rollback failed: tasks failed to start.")
     aws.history.drain(deployment["id"])
 
-    with amended(aws.ecs, "DescribeServices", with_circuit_breaker):
-        result = invoke_track(ecs_deployment("ecs-deployment-failed.json", web_service, deployment["id"]))
+    result = invoke_track(ecs_deployment("ecs-deployment-failed.json", web_service, deployment["id"]))
 
     assert result["status"] == "FAILED"
     assert aws.ledger(web_service)[0]["reason"].startswith("the deployment failed and ECS could not roll it back")
@@ -144,10 +136,7 @@ def test_unreadable_stopped_tasks_leave_the_reason_shorter_not_the_rollout_open(
     _, deployment = deploy(aws, invoke_deploy, web_service)
     listed = calls(aws.ecs, "ListTasks")
 
-    with (
-        amended(aws.ecs, "DescribeServices", with_circuit_breaker),
-        failing(aws.ecs, "ListTasks", "AccessDeniedException", "not authorized to perform: ecs:ListTasks"),
-    ):
+    with failing(aws.ecs, "ListTasks", "AccessDeniedException", "not authorized to perform: ecs:ListTasks"):
         result = invoke_track(ecs_deployment("ecs-deployment-failed.json", web_service, deployment["id"]))
 
     assert result["status"] == "ROLLED_BACK"
@@ -254,6 +243,7 @@ def test_a_rollout_without_a_kept_deployment_is_not_resumed_over_a_later_deploym
     assert digest in aws.state(web_service)["quarantined"]
 
 
+@pytest.mark.parametrize("web_service", [False], indirect=True, ids=["without circuit breaker"])
 def test_a_timed_out_digest_is_not_redeployed_by_catch_up_but_a_new_push_deploys_it(
     aws, invoke_deploy, invoke_reconcile, web_service, monkeypatch
 ):
@@ -275,8 +265,9 @@ def test_a_timed_out_digest_is_not_redeployed_by_catch_up_but_a_new_push_deploys
 # -- where the service registers: what weakens tracking is said -----------------------------------------
 
 
+@pytest.mark.parametrize("web_service", [False], indirect=True, ids=["without circuit breaker"])
 def test_a_service_without_circuit_breaker_says_so_on_its_records(aws, invoke_deploy, web_service):
-    deploy(aws, invoke_deploy, web_service)  # moto keeps no deploymentConfiguration: no circuit breaker
+    deploy(aws, invoke_deploy, web_service)
 
     [record] = aws.ledger(web_service)
 
@@ -285,8 +276,7 @@ def test_a_service_without_circuit_breaker_says_so_on_its_records(aws, invoke_de
 
 
 def test_a_service_with_circuit_breaker_has_no_finding(aws, invoke_deploy, web_service):
-    with amended(aws.ecs, "DescribeServices", with_circuit_breaker):
-        deploy(aws, invoke_deploy, web_service)
+    deploy(aws, invoke_deploy, web_service)  # created with the breaker, which the bridge keeps (EMULATOR.md)
 
     [record] = aws.ledger(web_service)
 
@@ -328,6 +318,7 @@ def test_a_service_whose_running_revision_was_deregistered_deploys_from_it(aws, 
     assert aws.ledger(web_service)[0]["plan"]["task_definition"] == running
 
 
+@pytest.mark.parametrize("web_service", [False], indirect=True, ids=["without circuit breaker"])
 def test_autodeploy_status_warns_of_a_service_without_circuit_breaker(
     aws, invoke_deploy, invoke_track, web_service, capsys
 ):

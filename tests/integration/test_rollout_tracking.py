@@ -24,9 +24,12 @@ WEB = {"autodeploy:repository": "web"}
 
 
 @pytest.fixture
-def web_service(aws):
+def web_service(aws, request):
+    """The web service, with the deployment circuit breaker unless a test asks for it off (indirect False)."""
     push_image(aws.ecr, "web", "1.4.0")
-    return create_service(aws.ecs, "prod", "web", f"{REGISTRY}/web:1.4.0", WEB)
+    return create_service(
+        aws.ecs, "prod", "web", f"{REGISTRY}/web:1.4.0", WEB, circuit_breaker=getattr(request, "param", True)
+    )
 
 
 def rollback_enabled(parsed):
@@ -93,6 +96,7 @@ def test_circuit_breaker_rollback_is_rolled_back_with_the_stopped_tasks_reasons(
     assert [n["status"] for n in aws.notifications()] == ["IN_PROGRESS", "ROLLED_BACK"]
 
 
+@pytest.mark.parametrize("web_service", [False], indirect=True, ids=["without circuit breaker"])
 def test_failed_deployment_without_rollback_is_failed(aws, invoke_deploy, invoke_track, web_service):
     digest = push_image(aws.ecr, "web", "1.5.0")
     invoke_deploy(ecr_push("1.5.0", digest))

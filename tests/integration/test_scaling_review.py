@@ -427,6 +427,44 @@ def test_a_target_tracking_policy_is_matched_by_its_alarms_and_act_mode_stands_d
     assert desired(aws, service) == 2
 
 
+def test_a_target_tracking_policy_on_metric_math_is_read_through_its_expression(aws, invoke_review, recorded):
+    """CustomizedMetricSpecification may carry ``Metrics`` (TargetTrackingMetricDataQuery: Id,
+    Expression or MetricStat without Period, Label, ReturnData true for the final expression;
+    botocore's application-autoscaling model) in place of one metric. moto evaluates no metric math
+    (EMULATOR.md): the expression is answered as GetMetricData answers one (GetMetricData API
+    reference), and the review sizes on it at the policy's own target."""
+    service = scalable_service(aws.ecs, aws.autoscaling, aws.cloudwatch, "prod", "web", desired=2)
+    backlog = {
+        "Namespace": "AWS/SQS", "MetricName": "ApproximateNumberOfMessagesVisible",
+        "Dimensions": [{"Name": "QueueName", "Value": "jobs"}],
+    }  # fmt: skip
+    aws.autoscaling.put_scaling_policy(
+        PolicyName="web-backlog-per-task", ServiceNamespace="ecs", ResourceId=WEB,
+        ScalableDimension="ecs:service:DesiredCount", PolicyType="TargetTrackingScaling",
+        TargetTrackingScalingPolicyConfiguration={
+            "TargetValue": 100.0,
+            "CustomizedMetricSpecification": {
+                "Metrics": [
+                    {"Id": "m1", "MetricStat": {"Metric": backlog, "Stat": "Sum"}, "ReturnData": False},
+                    {"Id": "e1", "Expression": "m1 / 2", "Label": "backlog per task", "ReturnData": True},
+                ]
+            },
+        },
+    )  # fmt: skip
+    put_cpu(aws.cloudwatch, "prod", "web", [30.0] * 15)
+    now = datetime.now(UTC).replace(second=0, microsecond=0)
+    recorded.series["m1 / 2"] = [(now - timedelta(minutes=3 - i), 150.0) for i in range(3)]
+
+    invoke_review(load_event("review-schedule.json"))
+
+    [record] = decisions(aws, service)
+    signal = record["inputs"]["signals"]["metric math backlog per task (web-backlog-per-task)"]
+    assert (signal["target"], signal["recent"]) == (100.0, [150.0, 150.0, 150.0])
+    # 2 tasks carry 150 messages each against the policy's 100: 3 tasks (ceil(2 x 150 / 100)).
+    assert (record["decision"], record["recommended_count"]) == ("SCALE_OUT", 3)
+    assert record["unseen"] == []
+
+
 def test_a_scheduled_change_about_to_run_is_never_worked_against(aws, invoke_review):
     """DescribeScheduledActions works on moto (EMULATOR.md): a MinCapacity raise due in minutes holds
     a scale-in that would go below it."""

@@ -1,9 +1,8 @@
 """Records every AWS call a function makes in the integration suite, as IAM would see it.
 
-botocore's ``before-parameter-build`` event records each call. Every handler of that event runs,
-so no handler that answers a call in the emulator's stead (a fault, a moto gap bridge) hides it:
-botocore runs those, registered on ``before-call.<service>.*``, before any ``before-call`` handler
-and stops at the first answer. A call is recorded with which function made it (the handler being
+Each call is recorded with its API parameters as ``tools.api_params.on_api_params`` gives them,
+before any handler that answers a call in the emulator's stead (a fault, a moto gap bridge) can
+hide it. A call is recorded with which function made it (the handler being
 invoked, set by the tests' invoker, never guessed), the IAM action, the resource ARN, the
 condition keys the request carries (the resource's tags, read from the emulator at call time) and
 the deploy-time parameters that shape the function's role, as the function runs with them (read
@@ -26,6 +25,7 @@ import boto3
 from moto.core import DEFAULT_ACCOUNT_ID
 
 from tests.support.iam import IAM_PREFIX, PARTITION, Call, privilege, role_parameters, stack_handler_calls
+from tools.api_params import on_api_params
 from tools.template import ROOT, load_template
 
 RECORDS = ROOT / "out" / "iam-calls"
@@ -66,7 +66,7 @@ def attach(session: boto3.session.Session, physical: dict[str, str]) -> None:
         with records_file().open("a") as out:
             out.writelines(call.to_json() + "\n" for call in calls)
 
-    session.events.register_first("before-parameter-build", record)
+    on_api_params(session.events, record, first=True)
 
 
 def deployed_with(function: str) -> dict[str, str]:

@@ -26,6 +26,8 @@ from typing import Any
 
 from botocore.validate import ParamValidator
 
+from tools.api_params import api_params, keep_api_params
+
 
 class _Response:
     status_code = 200
@@ -95,12 +97,8 @@ def recorded_scaling(session: Any, autoscaling: Any, cloudwatch: Any, ecs: Any) 
     recorded = RecordedScaling()
     moto_cloudwatch = session.client("cloudwatch")
 
-    def keep_params(params: dict[str, Any], context: dict[str, Any], **_: Any) -> None:
-        # before-call sees the serialized request; the API parameters travel to it in the context.
-        context["api_params"] = dict(params)
-
     def activities(context: dict[str, Any], **_: Any) -> Any:
-        params = context["api_params"]
+        params = api_params(context)
         found = sorted(
             recorded.activities.get(params.get("ResourceId", ""), []), key=lambda a: a["StartTime"], reverse=True
         )
@@ -131,7 +129,7 @@ def recorded_scaling(session: Any, autoscaling: Any, cloudwatch: Any, ecs: Any) 
         _validated(autoscaling, "DescribeScalingPolicies", {"ScalingPolicies": parsed.get("ScalingPolicies", [])})
 
     def metric_data(context: dict[str, Any], **_: Any) -> Any:
-        params = context["api_params"]
+        params = api_params(context)
         queries = params["MetricDataQueries"]
         if not any(_recorded_query(q) for q in queries):
             return None
@@ -162,14 +160,15 @@ def recorded_scaling(session: Any, autoscaling: Any, cloudwatch: Any, ecs: Any) 
             service["pendingCount"] = max(0, service.get("desiredCount", 0) - running)
 
     hooks = [
-        (autoscaling, "before-parameter-build.application-auto-scaling.DescribeScalingActivities", keep_params),
-        (cloudwatch, "before-parameter-build.cloudwatch.GetMetricData", keep_params),
         (autoscaling, "before-call.application-auto-scaling.DescribeScalingActivities", activities),
         (autoscaling, "after-call.application-auto-scaling.DescribeScalingPolicies", policies_with_alarms),
         (cloudwatch, "before-call.cloudwatch.GetMetricData", metric_data),
         (ecs, "after-call.ecs.DescribeServices", running_tasks),
     ]
     with ExitStack() as stack:
+        # before-call sees the serialized request: the API parameters travel to it in the context.
+        stack.callback(keep_api_params(autoscaling.meta.events, "application-auto-scaling.DescribeScalingActivities"))
+        stack.callback(keep_api_params(cloudwatch.meta.events, "cloudwatch.GetMetricData"))
         for client, event, handler in hooks:
             client.meta.events.register(event, handler)  # after tests.support.faults' injections
             stack.callback(client.meta.events.unregister, event, handler)

@@ -15,7 +15,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from autodeploy.errors import InvalidEvent, InvalidImageReference, MisconfiguredTarget
-from autodeploy.events import ImagePush, parse_review_trigger, parse_rollout_event
+from autodeploy.events import ImagePush, ImageScanCompleted, parse_review_trigger, parse_rollout_event
 from autodeploy.image_reference import ImageReference
 from autodeploy.registration import TagFilter, parse_target
 from tests.support.events import load_event
@@ -73,6 +73,7 @@ ROLLOUT = [
     "cfn-stack-update-rollback-complete.json",
 ]
 REVIEW = ["cloudwatch-alarm-state-change.json", "cloudwatch-alarm-ok.json", "review-schedule.json"]
+SCAN = ["ecr-image-scan.json", "ecr-image-scan-critical.json", "inspector2-scan.json"]
 
 
 @EXAMPLES
@@ -85,6 +86,19 @@ def test_ecr_push_parser(event):
         return
     assert push.repository
     assert push.digest.startswith("sha")
+
+
+@EXAMPLES
+@given(mutated(SCAN))
+def test_scan_event_parser(event):
+    try:
+        scan = ImageScanCompleted.from_event(event)
+    except InvalidEvent as error:
+        refused_with_a_reason(error)
+        return
+    assert scan.repository and scan.status
+    assert scan.digest.startswith("sha")
+    assert all(isinstance(count, int) and count >= 0 for count in scan.counts.values())
 
 
 @EXAMPLES
@@ -119,10 +133,17 @@ registration_tags = st.dictionaries(
             "autodeploy:parameter",
             "autodeploy:value",
             "autodeploy:containers",
+            "autodeploy:after",
+            "autodeploy:bake",
+            "autodeploy:scan",
+            "autodeploy:window",
+            "autodeploy:approval",
             "team",
         ]
     ),
-    tag_values | st.sampled_from(["any", "semver", "prefix:v", "apply", "dry-run", "tag", "digest", "image", "web"]),
+    tag_values
+    | st.sampled_from(["any", "semver", "prefix:v", "apply", "dry-run", "tag", "digest", "image", "web"])
+    | st.sampled_from(["staging/web", "30m", "7d", "critical", "required", "Mon-Fri 08:00-17:00 Europe/Berlin"]),
 )
 arns = st.sampled_from(
     [

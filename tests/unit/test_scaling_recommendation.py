@@ -22,8 +22,8 @@ from autodeploy.scaling.models import (
 )
 from autodeploy.scaling.review import review
 from autodeploy.scaling.settings import parse_settings
-from autodeploy.scaling.step_policy import ScalingActivity
-from tests.unit.test_scaling_review import NOW, POLICY_ARN, alarm, inputs, per_minute
+from autodeploy.scaling.step_policy import AdjustmentType, ScalingActivity, Step, StepPolicy
+from tests.unit.test_scaling_review import NOW, POLICY_ARN, SEED_POLICY, alarm, inputs, per_minute
 
 TT_ARN = POLICY_ARN.replace("web-out", "web-requests")
 
@@ -44,6 +44,80 @@ def test_memory_drives_the_count_when_a_policy_scales_on_it():
     # memory target 60% (80% of 75): 4 x 90 / 60 -> 6; CPU alone would not move.
     assert (decision.decision, decision.recommended_count) == (Decision.SCALE_OUT, 6)
     assert decision.reason.startswith("MemoryUtilization 90 against a target of 60 on 4 running")
+
+
+# Memory no policy scales on: ECS publishes the service's MemoryUtilization for every service, as
+# it does CPUUtilization (ECS developer guide, "Amazon ECS service utilization metrics": total
+# memory in use by the service's tasks over the memory its task definition specifies, Average).
+RISING_CPU = tuple(10.0 + 2 * i for i in range(15))  # 10% .. 38%: under the 48% CPU target throughout
+
+
+def test_memory_no_policy_scales_on_counts_when_high_and_moving_with_the_load():
+    # Memory 4x CPU, minute by minute, as on a memory-bound service: 40% .. 152% capped at 100.
+    memory = per_minute(tuple(min(100.0, 4 * c) for c in RISING_CPU))
+    decision = review(inputs(cpu=RISING_CPU, desired=4, memory=memory, alarms=(quiet(),)))
+    # target 68% (80% of the 85% memory_high); 4 x 100 / 68 -> 6, within the cap of +50% (4 -> 6).
+    assert (decision.decision, decision.recommended_count) == (Decision.SCALE_OUT, 6)
+    assert "no policy scales on MemoryUtilization, but it passed 85% and moved with the load" in decision.reason
+
+
+def test_memory_no_policy_scales_on_adds_at_most_half_the_tasks_at_once():
+    memory = per_minute(tuple(min(100.0, 4 * c) for c in RISING_CPU))
+    low_target = ReviewSettings(target=30.0)  # 4 x 100 / 30 -> 14, capped at 4 + 2
+    decision = review(inputs(cpu=RISING_CPU, desired=4, memory=memory, alarms=(quiet(),)), low_target)
+    assert (decision.decision, decision.recommended_count) == (Decision.SCALE_OUT, 6)
+
+
+def test_memory_held_flat_and_high_by_design_is_a_finding_not_a_scale_out():
+    heap = per_minute((94.0, 95.0, 96.0, 95.0, 94.0) * 3)  # a JVM heap sized to its reservation
+    decision = review(inputs(cpu=RISING_CPU, desired=4, memory=heap, alarms=(quiet(),)))
+    assert decision.decision is Decision.HOLD
+    (note,) = [f for f in decision.findings if f.startswith("memory at")]
+    assert "not counted as load: it stayed within 2 points over 15 minutes" in note
+    assert "MemoryUtilization" not in decision.inputs["signals"]
+
+
+def test_memory_that_drifts_on_its_own_clock_is_not_load():
+    # A leak: memory climbs while the load (CPU) falls.
+    leak = per_minute(tuple(60.0 + 2.5 * i for i in range(15)))
+    decision = review(inputs(cpu=tuple(reversed(RISING_CPU)), desired=4, memory=leak, alarms=(quiet(),)))
+    assert decision.decision is not Decision.SCALE_OUT
+    assert any("it did not move with CPU (correlation -1.00 over 15 minutes)" in f for f in decision.findings)
+
+
+def test_memory_moving_with_the_load_below_its_high_level_only_holds_scale_in():
+    falling = tuple(20.0 - i for i in range(15))  # CPU 20% .. 6%: alone, it would scale 6 tasks in to 3
+    memory = per_minute(tuple(4 * c for c in falling))  # 80% .. 24%, under 85%: never a scale-out
+    alone = review(inputs(cpu=falling, desired=6, alarms=(quiet(),)))
+    assert (alone.decision, alone.recommended_count) == (Decision.SCALE_IN, 3)
+    decision = review(inputs(cpu=falling, desired=6, memory=memory, alarms=(quiet(),)))
+    # Memory's highest over the 10-minute window, 60%, needs 6 x 60 / 68 -> 6: no scale-in.
+    assert (decision.decision, decision.recommended_count) == (Decision.HOLD, 6)
+
+
+def test_a_scale_in_alarm_blind_to_memory_that_counts_is_found():
+    memory = per_minute(tuple(min(100.0, 4 * c) for c in RISING_CPU))
+    scale_in = PolicyView(
+        POLICY_ARN.replace("web-out", "web-in"),
+        StepPolicy("web-in", AdjustmentType.CHANGE_IN_CAPACITY, (Step(-1, None, 0),), 300),
+    )
+    cpu_low = quiet(name="web-cpu-low", comparison="LessThanThreshold", threshold=20.0, actions=(scale_in.arn,))
+    decision = review(
+        inputs(cpu=RISING_CPU, desired=4, memory=memory, policies=(SEED_POLICY, scale_in), alarms=(quiet(), cpu_low))
+    )
+    assert (
+        "alarm web-cpu-low scales in on CPUUtilization alone, but memory moves with the load here: its scale-ins "
+        "can remove tasks memory needs (scale in on memory too, e.g. a metric-math alarm on both)"
+    ) in decision.findings
+
+
+def test_a_target_tracking_policys_own_alarm_never_sets_the_cpu_target():
+    """Target tracking's alarms act on ``<policy ARN>:createdBy/<id>`` (Application Auto Scaling user
+    guide); their threshold is the policy's business, not a CPU target for the reviewer."""
+    backlog = tracking("AWS/SQS/ApproximateNumberOfMessagesVisible", 100.0, per_minute((100.0,) * 15))
+    own = quiet(name="TargetTracking-service/prod/web-AlarmHigh", threshold=6.0, actions=(f"{TT_ARN}:createdBy/1",))
+    decision = review(inputs(cpu=(30.0,) * 15, desired=4, policies=(backlog,), alarms=(own,)))
+    assert decision.inputs["signals"]["CPUUtilization"]["target"] == 50.0  # the default, not 0.8 x 6
 
 
 def test_request_count_per_target_at_the_tracking_policys_own_target_and_act_mode_stands_down():

@@ -10,6 +10,7 @@ user guide, step scaling "Cooldown" and target tracking "Define cooldown periods
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -39,6 +40,7 @@ from tools.scaling_sim import (
     check_targets,
     direction_flips,
     run,
+    simulate,
     simulate_all,
     traces,
 )
@@ -227,13 +229,28 @@ def test_the_reviewer_reads_a_native_activity_as_aws_writes_it_with_its_own_coun
     assert review_inputs(service, 3, ReviewMode.ACT).activities == ()
 
 
-def test_the_reviewer_reads_memory_only_where_a_policy_scales_on_it() -> None:
+def test_the_reviewer_reads_the_services_memory_whatever_its_policies_scale_on() -> None:
+    # As ScalingReader._series asks GetMetricData for every service's MemoryUtilization.
     service = Service(reference_stack_scaling(), Plant(2, 2))
     service.cpu, service.memory = {0: 20.0}, {0: 95.0}
-    assert review_inputs(service, 0, ReviewMode.ACT).memory == ()
-    memory_alarm = AlarmSpec("mem-high", "MemoryUtilization", 70, "GreaterThanThreshold", 3, "arn")
-    on_memory = Service(Scaling(1, 10, (), (memory_alarm,)), Plant(2, 2), cpu={0: 20.0}, memory={0: 95.0})
-    assert [p.value for p in review_inputs(on_memory, 0, ReviewMode.ACT).memory] == [95.0]
+    assert [p.value for p in review_inputs(service, 0, ReviewMode.ACT).memory] == [95.0]
+
+
+def test_memory_held_by_design_stays_whatever_the_load_and_the_count() -> None:
+    assert Plant(desired=2, running=2).utilization(3.0, memory_bound=False, held_memory=95.0) == (100.0, 95.0, 100.0)
+    assert Plant(desired=8, running=8).utilization(0.5, memory_bound=False, held_memory=95.0)[1] == 95.0
+
+
+def test_the_held_memory_target_fails_when_memory_held_high_moves_the_count() -> None:
+    spike, held = (next(t for t in traces() if t.name == n) for n in ("spike", "spike, memory held high"))
+    outcomes = [simulate(t, c) for t in (spike, held) for c in (NATIVE, REVIEWED, HPA)]
+    moved = [
+        replace(o, task_minutes=o.task_minutes + 1) if o.trace == held.name and o.controller == REVIEWED else o
+        for o in outcomes
+    ]
+    verdict = {c.target: c.met for c in check_targets(outcomes) if c.trace == held.name}
+    assert verdict == {"scaled as on spike (memory held high is not load)": True}
+    assert not next(c.met for c in check_targets(moved) if c.trace == held.name)
 
 
 def test_beside_target_tracking_the_reviewer_in_act_mode_changes_nothing() -> None:

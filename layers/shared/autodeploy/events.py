@@ -11,9 +11,11 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from enum import StrEnum
 from typing import Any
 
 from autodeploy.errors import InvalidEvent
+from autodeploy.gates.scan import Severity, severity_counts
 from autodeploy.image_reference import (
     is_valid_account_id,
     is_valid_digest,
@@ -284,3 +286,75 @@ def parse_review_trigger(event: object) -> AlarmStateChange | None:
         state=value,
         previous_state=str(previous.get("value")) if isinstance(previous, Mapping) else None,
     )
+
+
+ECR_SCAN_DETAIL_TYPE = "ECR Image Scan"
+INSPECTOR_SOURCE = "aws.inspector2"
+INSPECTOR_SCAN_DETAIL_TYPE = "Inspector2 Scan"
+# Inspector2 Scan names the repository by its ARN (Amazon ECR and Amazon Inspector user guides).
+_REPOSITORY_ARN = re.compile(r"arn:aws[a-z-]*:ecr:([a-z0-9-]+):([0-9]{12}):repository/(.+)")
+_SCAN_STATUS = re.compile(r"[A-Z][A-Z_]{0,63}")  # COMPLETE, FAILED, INITIAL_SCAN_COMPLETE, ...
+
+
+class Scanner(StrEnum):
+    BASIC = "basic"  # ECR basic scanning: ECR Image Scan
+    ENHANCED = "enhanced"  # Amazon Inspector: Inspector2 Scan
+
+
+@dataclass(frozen=True, slots=True)
+class ImageScanCompleted:
+    """One image's vulnerability scan finished: ECR's ``ECR Image Scan`` (basic scanning) or Amazon
+    Inspector's ``Inspector2 Scan`` (enhanced scanning, its initial scan of the image).
+
+    ``counts``: ``finding-severity-counts``, which holds only severities with findings (absent: 0);
+    Inspector's counts only CRITICAL, HIGH and MEDIUM. ``registry`` and ``region``: where the
+    repository is (Inspector's repository ARN names them; ECR's event is the registry's own).
+    """
+
+    envelope: EventEnvelope
+    scanner: Scanner
+    registry: str
+    region: str
+    repository: str
+    digest: str
+    tags: tuple[str, ...]
+    status: str
+    counts: Mapping[Severity, int]
+
+    @classmethod
+    def from_event(cls, event: object) -> ImageScanCompleted:
+        envelope, detail = EventEnvelope.parse(event)
+        kind = (envelope.source, envelope.detail_type)
+        if kind == (ECR_SOURCE, ECR_SCAN_DETAIL_TYPE):
+            scanner, registry, region = Scanner.BASIC, envelope.account, envelope.region
+            repository = _field(detail, "repository-name", "detail.")
+        elif kind == (INSPECTOR_SOURCE, INSPECTOR_SCAN_DETAIL_TYPE):
+            if "image-digest" not in detail:  # EC2 instances, Lambda functions, machine images
+                raise InvalidEvent("not an ECR image's scan: detail.image-digest is missing")
+            scanner = Scanner.ENHANCED
+            repository = _field(detail, "repository-name", "detail.")
+            registry, region = envelope.account, envelope.region
+            if (arn := _REPOSITORY_ARN.fullmatch(repository)) is not None:
+                region, registry, repository = arn.groups()
+        else:
+            raise InvalidEvent(
+                f"not a scan event: {envelope.source[:80]!r} / {envelope.detail_type[:80]!r} "
+                f"(expected {ECR_SCAN_DETAIL_TYPE!r} or {INSPECTOR_SCAN_DETAIL_TYPE!r})"
+            )
+        if problem := repository_name_problem(repository):
+            raise InvalidEvent(f"detail.repository-name {problem}")
+        digest = _field(detail, "image-digest", "detail.")
+        if not is_valid_digest(digest):
+            raise InvalidEvent(f"detail.image-digest {digest[:80]!r} is not a valid digest")
+        tags = detail.get("image-tags") or []
+        if not isinstance(tags, list) or not all(isinstance(t, str) and is_valid_tag(t) for t in tags):
+            raise InvalidEvent(f"detail.image-tags is not a list of image tags (got {str(tags)[:80]!r})")
+        raw_counts = detail.get("finding-severity-counts") or {}
+        if not isinstance(raw_counts, Mapping):
+            raise InvalidEvent("detail.finding-severity-counts is not an object")
+        try:
+            counts = severity_counts(raw_counts)
+        except ValueError as exc:
+            raise InvalidEvent(f"detail.finding-severity-counts: {exc}") from exc
+        status = _matching(detail, "scan-status", "detail.", _SCAN_STATUS, "a scan status")
+        return cls(envelope, scanner, registry, region, repository, digest, tuple(tags), status, counts)

@@ -32,6 +32,7 @@ class ServicePolicies:
     alarm_names: list[str]
     alarms_listed: bool  # AWS lists a policy's alarms; moto returns none (EMULATOR.md)
     tracked_metrics: dict[str, dict[str, Any]] = field(default_factory=dict)  # policy ARN -> metric to read
+    tracked_math: dict[str, list[dict[str, Any]]] = field(default_factory=dict)  # policy ARN -> its queries
 
 
 def resource_id(service_arn: str) -> str:
@@ -46,7 +47,14 @@ def _policy_view(policy: dict[str, Any]) -> PolicyView:
         config = policy.get("TargetTrackingScalingPolicyConfiguration", {})
         predefined = config.get("PredefinedMetricSpecification", {}).get("PredefinedMetricType")
         custom = config.get("CustomizedMetricSpecification", {})
-        metric = predefined or f"{custom.get('Namespace', '')}/{custom.get('MetricName', 'metric math')}"
+        math = tracked_math(policy)
+        if predefined:
+            metric = predefined
+        elif math:
+            final = next(q for q in math if q["Id"] == tracked_id(math))
+            metric = f"metric math {final.get('Label') or final.get('Expression') or final['Id']}"
+        else:
+            metric = f"{custom.get('Namespace', '')}/{custom.get('MetricName', '')}"
         tracking = TargetTracking(
             policy["PolicyName"], metric, float(config.get("TargetValue", 0)), bool(config.get("DisableScaleIn"))
         )
@@ -81,7 +89,7 @@ def tracked_metric(policy: dict[str, Any]) -> dict[str, Any] | None:
     Predefined types by the Application Auto Scaling API reference (PredefinedMetricSpecification):
     ECS service CPU/memory under ClusterName+ServiceName, ALB RequestCountPerTarget under the
     TargetGroup of the ResourceLabel ``app/<lb>/<id>/targetgroup/<tg>/<id>``, summed per minute.
-    None for a customized metric-math specification (not read).
+    None for a customized metric-math specification (``Metrics``): ``tracked_math`` reads it.
     """
     config = policy.get("TargetTrackingScalingPolicyConfiguration", {})
     _, cluster, service = policy["ResourceId"].split("/", 2)
@@ -107,6 +115,36 @@ def tracked_metric(policy: dict[str, Any]) -> dict[str, Any] | None:
         }
         return {"Metric": metric, "Stat": custom.get("Statistic", "Average")}
     return None
+
+
+TRACKING_PERIOD = 60  # seconds: how the review reads a tracked metric (ECS publishes a point a minute)
+
+
+def tracked_math(policy: dict[str, Any]) -> list[dict[str, Any]] | None:
+    """A target-tracking policy's metric math as GetMetricData queries, or None (one metric).
+
+    ``CustomizedMetricSpecification.Metrics`` is a list of TargetTrackingMetricDataQuery (botocore's
+    application-autoscaling model: Id, Expression or MetricStat, Label, ReturnData true for the one
+    final expression the policy tracks). GetMetricData's MetricDataQuery is the same but for
+    MetricStat's required Period, which the policy does not give: the review reads a minute.
+    """
+    config = policy.get("TargetTrackingScalingPolicyConfiguration", {})
+    metrics = config.get("CustomizedMetricSpecification", {}).get("Metrics")
+    if not metrics:
+        return None
+    queries = []
+    for metric in metrics:
+        query = {k: metric[k] for k in ("Id", "Expression", "Label", "ReturnData") if k in metric}
+        if "MetricStat" in metric:
+            query["MetricStat"] = {**metric["MetricStat"], "Period": TRACKING_PERIOD}
+        queries.append(query)
+    return queries
+
+
+def tracked_id(queries: list[dict[str, Any]]) -> str:
+    """The id of the series a metric-math policy tracks: the one query returning data (the last if none says)."""
+    returned = [q["Id"] for q in queries if q.get("ReturnData", False)]
+    return str(returned[0] if len(returned) == 1 else queries[-1]["Id"])
 
 
 @dataclass(frozen=True, slots=True)
@@ -210,6 +248,11 @@ class AutoScalingReader:
                     p["PolicyARN"]: metric
                     for p in found
                     if p.get("PolicyType") == "TargetTrackingScaling" and (metric := tracked_metric(p))
+                },
+                tracked_math={
+                    p["PolicyARN"]: queries
+                    for p in found
+                    if p.get("PolicyType") == "TargetTrackingScaling" and (queries := tracked_math(p))
                 },
             )
             for rid, found in grouped.items()

@@ -1,4 +1,5 @@
-"""What ECR knows of images: digest, tags and push time, in one batched call where it can.
+"""What ECR knows of images: digest, tags and push time, in one batched call where it can; and
+what their vulnerability scan found.
 
 A push is looked up where it happened: the registry (account) and region its event came from.
 One registry account commonly serves many workload accounts and regions (EventBridge forwards
@@ -15,6 +16,8 @@ from typing import TYPE_CHECKING, Any
 from botocore.exceptions import BotoCoreError, ClientError
 
 from autodeploy.adapters.aws import aws_call, error_code, translate
+from autodeploy.errors import PermanentError
+from autodeploy.gates.scan import ScanReport, severity_counts
 from autodeploy.policy import ImageFacts
 
 if TYPE_CHECKING:
@@ -98,6 +101,37 @@ class EcrImages:
         except BotoCoreError as exc:
             translate(exc, f"describing images of {repository}")
         return list(response.get("imageDetails", []))
+
+    def scan_report(self, repository: str, digest: str, registry: Registry | None = None) -> ScanReport:
+        """The image's scan as DescribeImageScanFindings reports it: status, description and counts by severity.
+
+        One call: ``imageScanFindings.findingSeverityCounts`` counts every finding of the image
+        whichever page the findings list is on (botocore's ecr paginator keeps it among the
+        non-aggregate keys), so the list itself is not paged (``maxResults=1`` keeps it short).
+        ScanNotFoundException ("ensure that image scanning is enabled", botocore's ecr model) is
+        no scan yet: a report with no status, not an error. Basic and enhanced scanning alike.
+        """
+        where: dict[str, Any] = {"registryId": registry.account} if registry is not None else {}
+        action = f"reading the scan findings of {repository}@{digest}"
+        try:
+            response = self._client(registry).describe_image_scan_findings(
+                repositoryName=repository, imageId={"imageDigest": digest}, maxResults=1, **where
+            )
+        except ClientError as exc:
+            if error_code(exc) == "ScanNotFoundException":
+                return ScanReport(None, description="no scan of this image yet")
+            translate(exc, action)
+        except BotoCoreError as exc:
+            translate(exc, action)
+        status = response.get("imageScanStatus", {})
+        findings = response.get("imageScanFindings", {})
+        try:
+            counts = severity_counts(findings.get("findingSeverityCounts", {}))
+        except ValueError as exc:
+            raise PermanentError(f"{action}: {exc}") from exc
+        return ScanReport(
+            status.get("status"), counts, status.get("description", ""), findings.get("imageScanCompletedAt")
+        )
 
     @staticmethod
     def _index(details: list[ImageDetailTypeDef], keys: list[str]) -> dict[str, ImageFacts]:

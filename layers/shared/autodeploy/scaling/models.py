@@ -79,7 +79,7 @@ class TargetTracking:
     """A target-tracking policy: the metric it holds at ``target``; the reviewer uses its target."""
 
     name: str
-    metric: str  # a predefined type (ECSServiceAverageCPUUtilization...) or namespace/metric
+    metric: str  # a predefined type (ECSServiceAverageCPUUtilization...), namespace/metric, or metric math <label>
     target: float
     disable_scale_in: bool = False
     datapoints: Series = ()
@@ -136,6 +136,13 @@ class ReviewSettings:
     flap_changes: int = 3
     default_cooldown_seconds: int = 300
     schedule_horizon_minutes: int = 30  # a scheduled change this close is not worked against
+    # Memory no policy scales on (``scaling.signals``): counted only once it moved with the load,
+    # scaled out on only from this level, and then by at most ``memory_step_percent`` of the tasks.
+    memory_high: float = 85.0
+    memory_min_swing: float = 10.0  # percentage points over the window: less is flat
+    memory_min_correlation: float = 0.8  # with CPU, minute by minute over the window
+    memory_min_points: int = 5
+    memory_step_percent: int = 50
 
 
 @dataclass(frozen=True, slots=True)
@@ -149,7 +156,7 @@ class ReviewInputs:
     running: int
     pending: int
     cpu: Series  # the service's CPUUtilization (ClusterName+ServiceName), per minute
-    memory: Series = ()  # the service's MemoryUtilization, read when a policy scales on it
+    memory: Series = ()  # the service's MemoryUtilization (ECS publishes it for every service)
     service_events: tuple[tuple[datetime, str], ...] = ()  # newest first
     target: ScalableTargetView | None = None
     policies: tuple[PolicyView, ...] = ()

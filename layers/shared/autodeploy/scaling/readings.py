@@ -18,6 +18,7 @@ from autodeploy.adapters.autoscaling import (
     ServicePolicies,
     interpret_activities,
     resource_id,
+    tracked_id,
 )
 from autodeploy.adapters.cloudwatch import CloudWatchReader, MetricQuery
 from autodeploy.adapters.ecs import ServiceState
@@ -37,7 +38,6 @@ from autodeploy.scaling.schedule import next_run
 from autodeploy.scaling.step_policy import ScalingActivity
 
 LOOKBACK = timedelta(minutes=20)
-ALARM_NAME_LIMIT = 255  # CloudWatch's AlarmName length (botocore model, DescribeAlarms)
 
 
 @dataclass(slots=True)
@@ -110,15 +110,9 @@ class ScalingReader:
                 own = [v.arn for v in policies[rid].views] if rid in policies else []
                 found[arn] = [dict(a) for a in every or [] if _acts_on(a, own)]
             return found
-        names: dict[str, list[str]] = {}
-        for arn, rid in rids.items():
-            wanted = policies[rid].alarm_names if rid in policies else []
-            too_long = [n for n in wanted if len(n) > ALARM_NAME_LIMIT]
-            for name in too_long:
-                readings[arn].unseen.append(
-                    f"alarm {name[:40]}...: name longer than CloudWatch's {ALARM_NAME_LIMIT} characters"
-                )
-            names[arn] = [n for n in wanted if len(n) <= ALARM_NAME_LIMIT]
+        # Names as Application Auto Scaling lists them: CloudWatch's own, so within its limits. A name
+        # DescribeAlarms refuses anyway (ValidationError) blinds only its service, read one by one below.
+        names = {arn: list(policies[rid].alarm_names) if rid in policies else [] for arn, rid in rids.items()}
         try:
             by_name = {
                 a["AlarmName"]: dict(a) for a in self._cloudwatch.alarms_by_name(n for v in names.values() for n in v)
@@ -170,15 +164,15 @@ class ScalingReader:
         policies: dict[str, ServicePolicies],
         now: datetime,
     ) -> None:
-        """The service's CPU (and memory when scaled on), each alarm's metric as it reads it, and each
-        target-tracking policy's metric: plain ones batched, metric math per alarm."""
+        """The service's CPU and memory, each alarm's metric as it reads it, and each target-tracking
+        policy's metric: plain ones batched, metric math per alarm. Memory is read even where no policy
+        scales on it: the review counts it as a saturation signal when it moves with the load."""
         queries: list[MetricQuery] = []
         owner: dict[str, str] = {}  # a target-tracking query's policy
         for i, arn in enumerate(rids):
             dims = {"ClusterName": rids[arn].split("/")[1], "ServiceName": services[arn].name}
             queries.append(MetricQuery(f"cpu{i}", "AWS/ECS", "CPUUtilization", dims, "Average", 60))
-            if _scales_on_memory(readings[arn], raw_alarms[arn]):
-                queries.append(MetricQuery(f"mem{i}", "AWS/ECS", "MemoryUtilization", dims, "Average", 60))
+            queries.append(MetricQuery(f"mem{i}", "AWS/ECS", "MemoryUtilization", dims, "Average", 60))
             for n, alarm in enumerate(raw_alarms[arn]):
                 if "MetricName" in alarm:
                     stat = alarm.get("ExtendedStatistic") or alarm.get("Statistic", "Average")
@@ -220,10 +214,29 @@ class ScalingReader:
                     views.append(self._math_alarm(reading, alarm, now))
             reading.alarms = tuple(views)
             tracked = {owner[q]: _points(v) for q, v in read.values.items() if q.startswith(f"t{i}_")}
+            rid = rids[arn]
+            for policy_arn, math in (policies[rid].tracked_math if rid in policies else {}).items():
+                tracked[policy_arn] = self._math_tracking(reading, policy_arn, math, now)
             reading.policies = tuple(
                 replace(v, tracking=replace(v.tracking, datapoints=tracked.get(v.arn, ()))) if v.tracking else v
                 for v in reading.policies
             )
+
+    def _math_tracking(
+        self, reading: ServiceReadings, policy_arn: str, queries: list[dict[str, Any]], now: datetime
+    ) -> Series:
+        """A target-tracking policy's metric math, evaluated through its own GetMetricData expressions."""
+        try:
+            read = self._cloudwatch.expression_series(queries, now - LOOKBACK, now)  # type: ignore[arg-type]
+        except AutodeployError as exc:
+            name = policy_arn.rsplit("policyName/", 1)[-1]
+            reading.unseen.append(f"target-tracking policy {name}: its metric math could not be read: {exc}")
+            return ()
+        final = tracked_id(queries)
+        if final in read.errors:
+            name = policy_arn.rsplit("policyName/", 1)[-1]
+            reading.unseen.append(f"target-tracking policy {name}: its metric math: {read.errors[final]}")
+        return _points(read.values.get(final, []))
 
     def _math_alarm(self, reading: ServiceReadings, alarm: dict[str, Any], now: datetime) -> AlarmView:
         """A metric-math or anomaly-detection alarm, evaluated through its own GetMetricData expressions."""
@@ -276,11 +289,6 @@ def _scheduled_changes(
 def _acts_on(alarm: Any, policy_arns: list[str]) -> bool:
     actions = [*alarm.get("AlarmActions", []), *alarm.get("OKActions", []), *alarm.get("InsufficientDataActions", [])]
     return any(invokes(a, p) for a in actions for p in policy_arns)
-
-
-def _scales_on_memory(reading: ServiceReadings, alarms: list[dict[str, Any]]) -> bool:
-    tracked = any(v.tracking and v.tracking.metric == "ECSServiceAverageMemoryUtilization" for v in reading.policies)
-    return tracked or any(a.get("MetricName") == "MemoryUtilization" for a in alarms)
 
 
 def _points(raw: list[tuple[datetime, float]]) -> Series:

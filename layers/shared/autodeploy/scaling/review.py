@@ -53,6 +53,7 @@ def review(inputs: ReviewInputs, settings: ReviewSettings | None = None) -> Scal
         unseen.append(_ACTIVITIES_UNSEEN)
     native = native_shadow(inputs)
     signals = driving_signals(inputs, settings)
+    findings.extend(signals.notes)
     placement = _placement_trouble(inputs, settings)
     if placement:
         findings.append(placement)
@@ -141,6 +142,11 @@ def _recommend(
         reason = (
             f"{load} on {inputs.running} running: {_tasks(recommended)} can carry this load (native: {native_words})"
         )
+        if out.saturation is not None:
+            reason = (
+                f"{reason}; no policy scales on {out.name}, but it passed {out.saturation:g}% and moved with the load, "
+                f"so it counts, adding at most {settings.memory_step_percent}% of the tasks at once"
+            )
         return Proposal(Decision.SCALE_OUT, recommended, reason)
     if inputs.running < current:
         return Proposal(
@@ -152,11 +158,21 @@ def _recommend(
 
 
 def _need_now(signal: Signal, running: int, settings: ReviewSettings) -> int:
-    """The tasks a signal needs now; within the tolerance of its target, the tasks running."""
+    """The tasks a signal needs now; within the tolerance of its target, the tasks running.
+
+    A saturation signal (memory no policy scales on) asks for more only from its saturation level,
+    and for at most ``memory_step_percent`` more tasks at once: a signal the service's owners did
+    not choose may move the count, but not far on one reading.
+    """
     value = signal.now()
     if abs(value / signal.target - 1) <= settings.tolerance:
         return running
-    return int(signal.need(running, value))
+    need = int(signal.need(running, value))
+    if signal.saturation is not None and need > running:
+        if value < signal.saturation:
+            return running
+        return min(need, running + max(1, running * settings.memory_step_percent // 100))
+    return need
 
 
 def _scale_in(

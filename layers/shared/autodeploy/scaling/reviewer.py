@@ -27,7 +27,7 @@ from autodeploy.scaling.models import (
     ScalingDecision,
     summarize_history,
 )
-from autodeploy.scaling.readings import ALARM_NAME_LIMIT, ScalingReader
+from autodeploy.scaling.readings import ScalingReader
 from autodeploy.scaling.review import review
 from autodeploy.scaling.settings import parse_settings
 
@@ -95,12 +95,9 @@ class ReviewScaling:
 
     def review_for_alarm(self, alarm_name: str) -> ReviewReport:
         """Only the reviewed services whose scaling the alarm drives (through its actions or metric)."""
+        # The name is CloudWatch's own, checked at the event's boundary (events.parse_review_trigger
+        # refuses one past the 255 characters of the AlarmName shape).
         report = ReviewReport(f"alarm {alarm_name}")
-        if len(alarm_name) > ALARM_NAME_LIMIT:
-            report.errors.append(
-                f"alarm {alarm_name[:40]}...: name longer than CloudWatch's {ALARM_NAME_LIMIT} characters"
-            )
-            return report
         with _permanent_errors_into(report):
             registered = self._find_services()
             concerned: set[str] = set()
