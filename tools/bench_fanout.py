@@ -178,6 +178,56 @@ def botocore_on(clock: VirtualTime) -> Iterator[None]:
         endpoint.time, bucket.time, bucket.threading = saved
 
 
+@contextmanager
+def transactions_snapshot_items() -> Iterator[None]:
+    """moto's TransactWriteItems deep-copies every table it touches, to roll back a cancelled
+    transaction: a cost that grows with the ledger (quadratic over a push to thousands of targets).
+    Here it keeps a copy of only the items the transaction touches and puts them back on
+    cancellation: the same rollback, at the cost of the transaction's own items."""
+    import copy as real_copy
+
+    import moto.dynamodb.models as dynamodb_models
+
+    models: Any = dynamodb_models
+    backend = models.DynamoDBBackend
+    original = backend.transact_write_items
+    tables_uncopied = types.SimpleNamespace(
+        deepcopy=lambda value: value if isinstance(value, models.Table) else real_copy.deepcopy(value)
+    )
+
+    def transact_write_items(self: Any, transact_items: list[dict[str, Any]]) -> None:
+        touched = []
+        for item in transact_items:
+            _, op = next(iter(item.items()))
+            table = self.get_table(op["TableName"])
+            attrs = op.get("Item")
+            key = op["Key"] if attrs is None else {table.hash_key_attr: attrs[table.hash_key_attr]}
+            if attrs is not None and table.range_key_attr is not None:
+                key[table.range_key_attr] = attrs[table.range_key_attr]
+            current = self.get_item(op["TableName"], key)
+            touched.append((op["TableName"], key, None if current is None else current.to_json()["Attributes"]))
+        saved = models.copy
+        models.copy = tables_uncopied
+        try:
+            original(self, transact_items)
+        except Exception:
+            for table_name, key, before in touched:
+                if before is None:
+                    if self.get_item(table_name, key) is not None:
+                        self.delete_item(table_name, key)
+                else:
+                    self.put_item(table_name, real_copy.deepcopy(before))
+            raise
+        finally:
+            models.copy = saved
+
+    backend.transact_write_items = transact_write_items
+    try:
+        yield
+    finally:
+        backend.transact_write_items = original
+
+
 # -- ECS, as its throttling and latency look from the functions' clients --------------------------------
 
 
@@ -494,7 +544,7 @@ def scenario(kind: str, count: int, solo: bool, traced: str = "all") -> Outcome:
     random.seed(2026)  # botocore's jitter
     clock = VirtualTime()
     memory = Memory(traced)
-    with mock_aws(), botocore_on(clock):
+    with mock_aws(), botocore_on(clock), transactions_snapshot_items():
         harness: Any = boto3.session.Session(region_name="us-east-1")
         functions = boto3.session.Session(region_name="us-east-1")
         calls = Calls(clock)
