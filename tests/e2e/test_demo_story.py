@@ -54,8 +54,8 @@ def test_3_completion_is_recorded_notified_and_the_newest_push_wins(story):
     by_tag = {r["tag"]: r["status"] for r in story.history}
     assert (by_tag["1.0.1"], by_tag["1.0.2"], by_tag["1.0.3"]) == ("SUCCEEDED", "SUPERSEDED", "SUCCEEDED")
     subjects = [n["subject"] for n in story.notifications]
-    assert "[autodeploy] SUCCEEDED web: web:1.0.1 in 280s" in subjects
-    assert "[autodeploy] SUCCEEDED web: web:1.0.3 in 480s" in subjects
+    assert "[autodeploy] SUCCEEDED prod/web: web:1.0.1 in 280s" in subjects
+    assert "[autodeploy] SUCCEEDED prod/web: web:1.0.3 in 480s" in subjects
 
 
 def test_4_a_crash_is_rolled_back_with_the_stopped_tasks_reason_and_quarantined(story):
@@ -64,7 +64,7 @@ def test_4_a_crash_is_rolled_back_with_the_stopped_tasks_reason_and_quarantined(
     assert rolled["status"] == "ROLLED_BACK"
     assert "stopped: Essential container in task exited" in rolled["reason"]
     assert list(story.quarantined) == [rolled["digest"]]
-    assert "[autodeploy] ROLLED_BACK web: web:1.0.4 in 240s" in [n["subject"] for n in story.notifications]
+    assert "[autodeploy] ROLLED_BACK prod/web: web:1.0.4 in 240s" in [n["subject"] for n in story.notifications]
 
 
 def test_5_the_reviewer_records_scale_out_next_to_the_native_plus_one_then_scale_in(story):

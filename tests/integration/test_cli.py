@@ -59,7 +59,7 @@ def staging_stack(aws, tmp_path, monkeypatch):
         'version = 0.1\n[staging.global.parameters]\nstack_name = "ecs-autodeploy-staging"\n'
         '[staging.deploy.parameters]\nregion = "us-east-1"\n'
     )
-    for name in ("LEDGER_TABLE", "DECISIONS_TABLE", "NOTIFICATION_TOPIC_ARN"):
+    for name in ("LEDGER_TABLE", "DECISIONS_TABLE", "NOTIFICATION_TOPIC_ARN", "CHAT_NOTIFICATION_TOPIC_ARN"):
         monkeypatch.delenv(name, raising=False)
     monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")  # restored after the CLI sets it
     return config, topic
@@ -110,7 +110,29 @@ def test_a_rollback_started_with_table_given_still_notifies_the_stacks_topic(aws
     assert code == 0
     messages = aws.sqs.receive_message(QueueUrl=queue, MaxNumberOfMessages=10).get("Messages", [])
     subjects = [json.loads(m["Body"])["Subject"] for m in messages]
-    assert subjects == ["[autodeploy] IN_PROGRESS web: web:1.4.0"]
+    assert subjects == ["[autodeploy] IN_PROGRESS prod/web: web:1.4.0"]
+
+
+def test_a_rollback_from_the_cli_tells_the_chat_topic_the_stack_names(aws, web_service, staging_stack):
+    _, topic = staging_stack
+    chat_topic = aws.sns.create_topic(Name="staging-chat")["TopicArn"]
+    queue = aws.sqs.create_queue(QueueName="staging-chat")["QueueUrl"]
+    arn = aws.sqs.get_queue_attributes(QueueUrl=queue, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    aws.sns.subscribe(TopicArn=chat_topic, Protocol="sqs", Endpoint=arn)
+    outputs = {
+        "LedgerTableName": {"Value": aws.ledger_table},
+        "NotificationTopicArn": {"Value": topic},
+        "ChatNotificationTopicArn": {"Value": chat_topic},
+    }
+    template = {"Resources": {"Marker": {"Type": "AWS::SNS::Topic"}}, "Outputs": outputs}
+    aws.cloudformation.create_stack(StackName="ecs-autodeploy-chat", TemplateBody=json.dumps(template))
+
+    code = cli.main(["rollback", "prod/web", "--to", "1.4.0", "--no-wait", "--stack", "ecs-autodeploy-chat"])
+
+    assert code == 0
+    messages = aws.sqs.receive_message(QueueUrl=queue, MaxNumberOfMessages=10).get("Messages", [])
+    titles = [json.loads(json.loads(m["Body"])["Message"])["content"]["title"] for m in messages]
+    assert titles == [":rocket: web:1.4.0 is rolling out to prod/web"]
 
 
 def test_version_usage_errors_and_limit_validation_exit_as_documented(capsys):

@@ -6,6 +6,8 @@ come from events/ecs-deployment-*.json and events/cfn-stack-*.json, aimed at the
 
 from __future__ import annotations
 
+import os
+
 import pytest
 
 from tests.support.events import ecr_push, ecs_deployment, stack_status
@@ -63,7 +65,7 @@ def test_completed_deployment_succeeds_with_lead_time_and_notifies(aws, invoke_d
     assert state["last_succeeded"]["digest"] == digest
     started, succeeded = aws.notifications()
     assert (started["status"], succeeded["status"]) == ("IN_PROGRESS", "SUCCEEDED")
-    assert succeeded["subject"] == "[autodeploy] SUCCEEDED web: web:1.5.0 in 282s"
+    assert succeeded["subject"] == "[autodeploy] SUCCEEDED prod/web: web:1.5.0 in 282s"
     assert succeeded["lead_time_seconds"] == 282
 
 
@@ -172,7 +174,7 @@ def test_stack_update_complete_succeeds_and_rollback_complete_is_rolled_back(aws
 
 
 def test_a_failing_notification_never_fails_the_deployment(aws, invoke_deploy, invoke_track, web_service, caplog):
-    aws.sns.delete_topic(TopicArn=aws.sns.list_topics()["Topics"][0]["TopicArn"])
+    aws.sns.delete_topic(TopicArn=os.environ["NOTIFICATION_TOPIC_ARN"])
     digest = push_image(aws.ecr, "web", "1.5.0")
 
     result = invoke_deploy(ecr_push("1.5.0", digest))

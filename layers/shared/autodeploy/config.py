@@ -38,6 +38,7 @@ def _count(environ: Mapping[str, str], name: str, default: int, minimum: int) ->
 class DeploySettings:
     ledger_table: str
     notification_topic_arn: str | None = None
+    chat_notification_topic_arn: str | None = None
     rollout_timeout_minutes: int = 60
     resume_after_minutes: int = 5
     # DeployFunction hands a large push's targets to this queue (RolloutWorkerFunction reads it).
@@ -50,6 +51,7 @@ class DeploySettings:
         return cls(
             ledger_table=_required(environ, "LEDGER_TABLE", "the DynamoDB deployment ledger table"),
             notification_topic_arn=environ.get("NOTIFICATION_TOPIC_ARN", "").strip() or None,
+            chat_notification_topic_arn=environ.get("CHAT_NOTIFICATION_TOPIC_ARN", "").strip() or None,
             rollout_timeout_minutes=_minutes(environ, "ROLLOUT_TIMEOUT_MINUTES", 60),
             resume_after_minutes=_minutes(environ, "RESUME_AFTER_MINUTES", 5),
             work_queue_url=environ.get("ROLLOUT_WORK_QUEUE_URL", "").strip() or None,

@@ -77,7 +77,7 @@ def _deployer(ecs: Any, cloudformation: Any, hand_off: Callable[[Sequence[str]],
         stacks=stacks,
         images=EcrImages(clients.lazy("ecr"), clients.ecr_in),
         ledger=Ledger(clients.lazy("dynamodb"), config.ledger_table),
-        notifier=SnsNotifier(clients.lazy("sns"), config.notification_topic_arn),
+        notifier=SnsNotifier(clients.lazy("sns"), config.notification_topic_arn, config.chat_notification_topic_arn),
         registry_for=clients.ecr_registry,
         hand_off=hand_off,
     )
@@ -95,7 +95,7 @@ def track_rollouts() -> TrackRollouts:
         deployer=deploy_on_push(),
         services=EcsServices(clients.lazy("ecs")),
         stacks=CloudFormationStacks(clients.lazy("cloudformation")),
-        notifier=SnsNotifier(clients.lazy("sns"), config.notification_topic_arn),
+        notifier=SnsNotifier(clients.lazy("sns"), config.notification_topic_arn, config.chat_notification_topic_arn),
     )
 
 

@@ -3,7 +3,8 @@
 Resolution follows `sam`: an explicit option wins, else the ``--config-env`` environment of
 ``samconfig.toml`` (``default`` unless named), else the AWS SDK's own defaults. The tables and the
 topic come from ``--table`` / ``--decisions-table`` / ``--topic``, else ``LEDGER_TABLE`` /
-``DECISIONS_TABLE`` / ``NOTIFICATION_TOPIC_ARN``, else the installed stack's outputs.
+``DECISIONS_TABLE`` / ``NOTIFICATION_TOPIC_ARN``, else the installed stack's outputs (the chat
+topic: ``CHAT_NOTIFICATION_TOPIC_ARN``, else the outputs when the topic came from them).
 """
 
 from __future__ import annotations
@@ -152,6 +153,11 @@ class Environment:
         topic = self.topic if notify else self._topic
         if topic:
             os.environ["NOTIFICATION_TOPIC_ARN"] = topic
+        if topic and not self._topic and not os.environ.get("CHAT_NOTIFICATION_TOPIC_ARN"):
+            # The chat topic comes with the stack's outputs (a stack older than it has none).
+            chat = self.outputs.get("ChatNotificationTopicArn")
+            if chat:
+                os.environ["CHAT_NOTIFICATION_TOPIC_ARN"] = chat
         from autodeploy import wiring
 
         wiring.settings.cache_clear()
