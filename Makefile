@@ -18,8 +18,9 @@ EVENT ?= events/ecr-push.json
 ENDPOINT ?=
 TAG ?=
 REPO ?= web
+FANOUT_SERVICES ?= 100,1000,5000
 
-.PHONY: help test lint format typecheck validate checkov build pytest unit integration e2e demo invoke push emulator emulator-stop bench bench-scaling clean
+.PHONY: help test lint format typecheck validate checkov build pytest unit integration e2e demo invoke push emulator emulator-stop bench bench-fanout bench-scaling clean
 
 help: ## List the targets
 	@grep -E '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
@@ -97,8 +98,12 @@ push: $(VENV)/.installed ## Simulate docker push on the emulator, then DeployFun
 demo: $(VENV)/.installed ## Play the deploy story on an embedded moto server
 	$(PY) -m tools.demo
 
-bench: $(VENV)/.installed ## Cold start, AWS calls per deploy, a throttled burst, the review fan-out: writes BENCHMARKS.md
+bench: $(VENV)/.installed ## Cold start, AWS calls per deploy, a throttled burst, the review fan-out, the rollout fan-out: writes BENCHMARKS.md
 	$(PY) -m tools.bench
+	$(PY) -m tools.bench_fanout --services $(FANOUT_SERVICES)
+
+bench-fanout: $(VENV)/.installed ## One push to 100, 1,000 and 5,000 targets on a simulated clock only: rewrites its section of BENCHMARKS.md
+	$(PY) -m tools.bench_fanout --services $(FANOUT_SERVICES)
 
 bench-scaling: $(VENV)/.installed ## Closed-loop scaling simulation only (seconds): rewrites its section of BENCHMARKS.md
 	$(PY) -m tools.bench_scaling

@@ -25,7 +25,17 @@ from tools.lambda_context import FakeLambdaContext
 from tools.local_invoke import emulator, load_handler, point_at
 from tools.template import ROOT
 
-CLIENT_NAMES = ("tagging", "ecs", "ecr", "cloudformation", "dynamodb", "sns", "application_autoscaling", "cloudwatch")
+CLIENT_NAMES = (
+    "tagging",
+    "ecs",
+    "ecr",
+    "cloudformation",
+    "dynamodb",
+    "sns",
+    "sqs",
+    "application_autoscaling",
+    "cloudwatch",
+)
 
 
 # The functions print their logs and metric documents to stdout; while they run, stdout goes to a
@@ -74,9 +84,13 @@ class CallCounter:
         self.calls.clear()
         for client in clients:
             client.meta.events.register("before-call.*.*", self)
+        # Clients created meanwhile (the rollout worker's paced ones) are counted too, from then on.
+        session_events = wiring.aws_clients().session.events
+        session_events.register("before-call.*.*", self)
         try:
             yield self.calls
         finally:
+            session_events.unregister("before-call.*.*", self)
             for client in clients:
                 client.meta.events.unregister("before-call.*.*", self)
 
@@ -144,6 +158,27 @@ def with_lambda_retries(handler: Callable[[Any, Any], Any], event: dict[str, Any
     return None
 
 
+def drain_work_queue(worker: Callable[[Any, Any], Any], session: Any) -> int:
+    """Hand every work message DeployFunction queued to RolloutWorkerFunction, as its event source
+    mapping would (tools/bench_fanout.py simulates the mapping itself); returns how many."""
+    from tests.support.events import rollout_work
+
+    sqs = session.client("sqs")
+    url = sqs.get_queue_url(QueueName="RolloutWorkQueue")["QueueUrl"]
+    handled = 0
+    while messages := sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=2).get("Messages", []):
+        event = rollout_work([m["Body"] for m in messages])
+        for record, message in zip(event["Records"], messages, strict=True):
+            record["messageId"] = message["MessageId"]
+        result = worker(event, FakeLambdaContext(function_name="RolloutWorkerFunction"))
+        failed = {f["itemIdentifier"] for f in result["batchItemFailures"]}
+        for message in messages:
+            if message["MessageId"] not in failed:  # a failed one comes back after the visibility timeout
+                sqs.delete_message(QueueUrl=url, ReceiptHandle=message["ReceiptHandle"])
+        handled += len(messages)
+    return handled
+
+
 # -- the benchmarks -----------------------------------------------------------------------------------
 
 
@@ -175,8 +210,10 @@ def bench_cold_start(endpoint: str, runs: int) -> list[dict[str, Any]]:
 
 
 def bench_calls_per_deploy(
-    deploy: Callable[[Any, Any], Any], counter: CallCounter, session: Any
+    deploy: Callable[[Any, Any], Any], worker: Callable[[Any, Any], Any], counter: CallCounter, session: Any
 ) -> list[dict[str, Any]]:
+    from autodeploy import wiring
+
     ecr, ecs, cfn = session.client("ecr"), session.client("ecs"), session.client("cloudformation")
     results = []
     shared_ops = {
@@ -185,24 +222,34 @@ def bench_calls_per_deploy(
         "ecr.DescribeImages",
         "sns.PublishBatch",
         "dynamodb.BatchGetItem",  # the targets' rollout states, by 100
+        "sqs.SendMessageBatch",  # past ten targets, the rest handed to the rollout workers, ten a message
     }
     for kind, count in (("service", 1), ("service", 5), ("service", 20), ("stack", 1), ("stack", 5), ("stack", 20)):
         repository = f"calls-{kind}-{count}"
         world.ensure_repository(ecr, repository)
         world.push_image(ecr, repository, "1.0.0")
+        targets = []
         for i in range(count):
             tags = {"autodeploy:repository": repository}
             if kind == "service":
-                world.create_service(
-                    ecs, f"calls{i % 3}", f"{repository}-{i}", f"{world.REGISTRY}/{repository}:1.0.0", tags
+                targets.append(
+                    world.create_service(
+                        ecs, f"calls{i % 3}", f"{repository}-{i}", f"{world.REGISTRY}/{repository}:1.0.0", tags
+                    )
                 )
             else:
-                world.create_stack(cfn, f"{repository}-{i}", "1.0.0", tags | {"autodeploy:parameter": "BuildNumber"})
+                targets.append(
+                    world.create_stack(
+                        cfn, f"{repository}-{i}", "1.0.0", tags | {"autodeploy:parameter": "BuildNumber"}
+                    )
+                )
         digest = world.push_image(ecr, repository, "1.0.1")
         event = ecr_event(repository, "1.0.1", digest, datetime.now(UTC), f"calls-{kind}-{count}")
         with counter.counting() as calls:
-            result = deploy(event, FakeLambdaContext())
-        started = [t for t in result["targets"] if t["status"] == "IN_PROGRESS"]
+            deploy(event, FakeLambdaContext())
+            drain_work_queue(worker, session)
+        ledger = wiring.deploy_on_push().ledger
+        started = [t for t in targets if [r.status.value for r in ledger.history(t, limit=1)] == ["IN_PROGRESS"]]
         total = sum(calls.values())
         shared = sum(n for op, n in calls.items() if op in shared_ops)
         results.append(
@@ -221,7 +268,11 @@ def bench_calls_per_deploy(
 
 
 def bench_burst(
-    deploy: Callable[[Any, Any], Any], track: Callable[[Any, Any], Any], counter: CallCounter, session: Any
+    deploy: Callable[[Any, Any], Any],
+    worker: Callable[[Any, Any], Any],
+    track: Callable[[Any, Any], Any],
+    counter: CallCounter,
+    session: Any,
 ) -> dict[str, Any]:
     from autodeploy import wiring
 
@@ -256,6 +307,7 @@ def bench_burst(
     with counter.counting() as calls:
         for event in deliveries:
             with_lambda_retries(deploy, event, stats)
+            drain_work_queue(worker, session)
         delivered = time.monotonic() - began
         for _ in range(5):  # ECS finishes each rollout; the tracker deploys the pending push
             busy = [s for s in services if wiring.deploy_on_push().ledger.state(s).in_flight]
@@ -377,8 +429,10 @@ def write_report(results: dict[str, Any]) -> None:
         "## AWS calls per deploy",
         "",
         "One push to a repository with N registered targets, every call counted with botocore's `before-call`",
-        "hook. Shared calls (Resource Groups Tagging discovery, the targets' rollout states by 100,",
-        "DescribeServices by 10, one DescribeImages, SNS PublishBatch by 10) are amortized; the rest is per",
+        "hook, the rollout worker's included (past ten targets the push hands the rest to the work queue; the",
+        "worker's messages are handed to it as its event source mapping would). Shared calls (Resource Groups",
+        "Tagging discovery, the targets' rollout states by 100, DescribeServices by 10, DescribeImages and",
+        "SNS PublishBatch once a message, SendMessageBatch) are amortized; the rest is per",
         "target. Target: at most 5 per service and 3 per stack, ledger writes included (the fifth, since",
         "issue 10: the ECS deployment id UpdateService returns is written into the rollout in flight, so the",
         "tracker and reconcile can ask ECS's deployment history for its outcome once it has drained).",
@@ -446,7 +500,7 @@ def main() -> int:
         session = boto3.session.Session()
         handlers = {
             n: load_handler(n, parameters={"LogLevel": "ERROR"})
-            for n in ("DeployFunction", "TrackFunction", "ReviewFunction")
+            for n in ("DeployFunction", "RolloutWorkerFunction", "TrackFunction", "ReviewFunction")
         }
         from autodeploy import wiring
 
@@ -454,9 +508,13 @@ def main() -> int:
         moto_gaps.scaling_activities_unavailable(wiring.aws_clients().application_autoscaling)
         counter = CallCounter()
         say("calls per deploy")
-        results["calls_per_deploy"] = bench_calls_per_deploy(handlers["DeployFunction"], counter, session)
+        results["calls_per_deploy"] = bench_calls_per_deploy(
+            handlers["DeployFunction"], handlers["RolloutWorkerFunction"], counter, session
+        )
         say("burst")
-        results["burst"] = bench_burst(handlers["DeployFunction"], handlers["TrackFunction"], counter, session)
+        results["burst"] = bench_burst(
+            handlers["DeployFunction"], handlers["RolloutWorkerFunction"], handlers["TrackFunction"], counter, session
+        )
         say("review fan-out")
         results["review_fan_out"] = bench_review_fan_out(handlers["ReviewFunction"], counter, session, services=500)
     write_report(results)

@@ -90,9 +90,27 @@ def prepare(function: str, event: dict[str, Any], say: Callable[[str], None]) ->
             AlarmName=str(detail.get("alarmName", "web-cpu-high")), StateValue=state, StateReason="make invoke"
         )
         say(f"CPU of {CLUSTER}/{SERVICE} at {cpu:.0f}% for 15 minutes; alarm {detail.get('alarmName')} is {state}")
+    elif isinstance(event.get("Records"), list):  # the work queue's messages: each carries a push
+        _service(session, SERVICE, say)
+        _work_pushes(session, event["Records"], say)
     else:  # the schedules: reconcile and review read every registered service
         _service(session, SERVICE, say)
     return event
+
+
+def _work_pushes(session: Any, records: list[Any], say: Callable[[str], None]) -> None:
+    """The images the work messages' pushes name, in ECR (rollout-work.json: the worker deploys them)."""
+    for record in records:
+        try:
+            pushed = json.loads(record.get("body", "")).get("push", {}).get("detail", {})
+        except (json.JSONDecodeError, AttributeError):
+            continue  # a malformed message is the function's to refuse
+        digest, tag = str(pushed.get("image-digest", "")), pushed.get("image-tag")
+        repository = str(pushed.get("repository-name") or SERVICE)
+        if is_valid_digest(digest):
+            world.ensure_repository(session.client("ecr"), repository)
+            world.push_image(session.client("ecr"), repository, tag or "untagged", digest)
+            say(f"image {repository}:{tag or '(no tag)'} {digest[:19]} in ECR")
 
 
 def _service(session: Any, repository: str, say: Callable[[str], None]) -> str:

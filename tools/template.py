@@ -7,6 +7,7 @@ the template declares them.
 from __future__ import annotations
 
 import contextlib
+import json
 import re
 from dataclasses import dataclass
 from functools import cache
@@ -159,11 +160,32 @@ def create_schedule_groups(scheduler: Any) -> dict[str, str]:
     return groups
 
 
+def create_queues(sqs: Any) -> dict[str, str]:
+    """Create the template's SQS queues on an emulator (name = logical id) with their visibility timeout
+    and redrive policy (its dead-letter queue created first); returns their URLs by logical id."""
+    queues = {k: v for k, v in load_template()["Resources"].items() if v["Type"] == "AWS::SQS::Queue"}
+    urls: dict[str, str] = {}
+    for logical_id, resource in sorted(queues.items(), key=lambda q: "RedrivePolicy" in q[1]["Properties"]):
+        properties = resource["Properties"]
+        attributes = {k: str(properties[k]) for k in ("VisibilityTimeout", "MessageRetentionPeriod") if k in properties}
+        if "RedrivePolicy" in properties:
+            redrive = dict(properties["RedrivePolicy"])
+            dead_letters = redrive["deadLetterTargetArn"]["Fn::GetAtt"][0]
+            redrive["deadLetterTargetArn"] = sqs.get_queue_attributes(
+                QueueUrl=urls[dead_letters], AttributeNames=["QueueArn"]
+            )["Attributes"]["QueueArn"]
+            attributes["RedrivePolicy"] = json.dumps(redrive)
+        urls[logical_id] = sqs.create_queue(QueueName=logical_id, Attributes=attributes)["QueueUrl"]
+    return urls
+
+
 def create_resources(session: Any) -> dict[str, str]:
-    """What the functions need of the template on an emulator: tables, topics and schedule groups, by logical id."""
+    """What the functions need of the template on an emulator: tables, topics, queues and schedule groups,
+    by logical id."""
     return (
         create_tables(session.client("dynamodb"))
         | create_topics(session.client("sns"))
+        | create_queues(session.client("sqs"))
         | create_schedule_groups(session.client("scheduler"))
     )
 

@@ -320,6 +320,17 @@ class _Lookup:
         # SNS API reference, PublishBatch: authorized as sns:Publish (there is no PublishBatch action).
         return [("sns:Publish", params["TopicArn"], {})]
 
+    def _sqs_queue_arn(self, url: str, region: str) -> str:
+        account, name = url.rstrip("/").rsplit("/", 2)[-2:]
+        return f"arn:{PARTITION}:sqs:{region}:{account}:{name}"
+
+    def _sqs_SendMessage(self, params: dict[str, Any], region: str, **_: Any) -> list[Any]:
+        return [("sqs:SendMessage", self._sqs_queue_arn(params["QueueUrl"], region), {})]
+
+    def _sqs_SendMessageBatch(self, params: dict[str, Any], region: str, **_: Any) -> list[Any]:
+        # SQS API reference, SendMessageBatch: authorized as sqs:SendMessage (there is no SendMessageBatch action).
+        return [("sqs:SendMessage", self._sqs_queue_arn(params["QueueUrl"], region), {})]
+
     def _cloudwatch_DescribeAlarms(self, params: dict[str, Any], base: str, **_: Any) -> list[Any]:
         names = params.get("AlarmNames") or [f"{params.get('AlarmNamePrefix', '')}*"]
         return [("cloudwatch:DescribeAlarms", f"{base}:alarm:{n}", {}) for n in names]

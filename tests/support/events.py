@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import hashlib
 import json
 import uuid
 from functools import cache
@@ -58,3 +59,17 @@ def stack_status(sample: str, stack_id: str, token: str | None, **envelope: Any)
     else:
         event["detail"]["client-request-token"] = token
     return event
+
+
+def rollout_work(bodies: list[str], receive_count: int = 1) -> dict[str, Any]:
+    """The rollout-work.json sample (SQS's event to Lambda) carrying ``bodies``, one record each."""
+    sample = load_event("rollout-work.json")["Records"][0]
+    records = []
+    for body in bodies:
+        record = copy.deepcopy(sample)
+        record["messageId"] = str(uuid.uuid4())
+        record["body"] = body
+        record["md5OfBody"] = hashlib.md5(body.encode()).hexdigest()  # SQS's checksum, not a secret
+        record["attributes"]["ApproximateReceiveCount"] = str(receive_count)
+        records.append(record)
+    return {"Records": records}

@@ -43,13 +43,15 @@ STACK_TAGS = {"autodeploy:repository": "web", "autodeploy:parameter": "BuildNumb
 
 
 def test_every_function_has_a_role_of_its_own_policies():
-    assert set(STATEMENTS) == {
+    functions = {
         "DeployFunction",
+        "RolloutWorkerFunction",
         "TrackFunction",
         "ReconcileFunction",
         "ReviewFunction",
         "ReleaseFunction",
     }
+    assert set(STATEMENTS) == functions
 
 
 @pytest.mark.parametrize("name", sorted(ALL))

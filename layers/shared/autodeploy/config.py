@@ -40,6 +40,15 @@ def _schedule_target(environ: Mapping[str, str]) -> ScheduleTarget | None:
     return ScheduleTarget(*values)
 
 
+def _count(environ: Mapping[str, str], name: str, default: int, minimum: int) -> int:
+    text = environ.get(name, "").strip()
+    if not text:
+        return default
+    if not text.isdigit() or int(text) < minimum:
+        raise ConfigurationError(f"environment variable {name}={text!r} must be a whole number, at least {minimum}")
+    return int(text)
+
+
 @dataclass(frozen=True, slots=True)
 class DeploySettings:
     ledger_table: str
@@ -50,6 +59,11 @@ class DeploySettings:
     scan_timeout_minutes: int = 60
     approval_timeout_hours: int = 24
     schedule_target: ScheduleTarget | None = None
+
+    # DeployFunction hands a large push's targets to this queue (RolloutWorkerFunction reads it).
+    work_queue_url: str | None = None
+    # The worker's event source mapping's MaximumConcurrency: each worker paces itself to its share.
+    worker_concurrency: int = 2
 
     @classmethod
     def from_environ(cls, environ: Mapping[str, str] = os.environ) -> DeploySettings:
@@ -62,6 +76,8 @@ class DeploySettings:
             scan_timeout_minutes=_minutes(environ, "SCAN_TIMEOUT_MINUTES", 60),
             approval_timeout_hours=_minutes(environ, "APPROVAL_TIMEOUT_HOURS", 24, "hours"),
             schedule_target=_schedule_target(environ),
+            work_queue_url=environ.get("ROLLOUT_WORK_QUEUE_URL", "").strip() or None,
+            worker_concurrency=_count(environ, "ROLLOUT_WORKER_CONCURRENCY", 2, minimum=2),
         )
 
 

@@ -5,15 +5,17 @@ only the clients its path through the use case needs."""
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from datetime import timedelta
 from functools import cache
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from autodeploy.adapters.aws import AwsClients
 from autodeploy.config import DeploySettings
 
 if TYPE_CHECKING:
     from autodeploy.deploy import DeployOnPush
+    from autodeploy.deploy.work import RolloutWorker
     from autodeploy.reconcile import Reconcile
     from autodeploy.release import ReleaseWaiting
     from autodeploy.scaling.reviewer import ReviewScaling
@@ -32,6 +34,35 @@ def settings() -> DeploySettings:
 
 @cache
 def deploy_on_push() -> DeployOnPush:
+    from autodeploy.adapters.work_queue import WorkQueue
+
+    config, clients = settings(), aws_clients()
+    queue = WorkQueue(clients.lazy("sqs"), config.work_queue_url) if config.work_queue_url else None
+    return _deployer(clients.lazy("ecs"), clients.lazy("cloudformation"), queue.send if queue else None)
+
+
+@cache
+def rollout_worker() -> RolloutWorker:
+    """The rollout workers' deployer: ECS and CloudFormation calls paced at this worker's share."""
+    from autodeploy.adapters.aws import LazyClient
+    from autodeploy.adapters.work_queue import WorkQueue
+    from autodeploy.deploy.dispatch import worker_rates
+    from autodeploy.deploy.work import RolloutWorker
+    from autodeploy.errors import ConfigurationError
+
+    config, clients = settings(), aws_clients()
+    if not config.work_queue_url:
+        raise ConfigurationError("environment variable ROLLOUT_WORK_QUEUE_URL is not set: it names the work queue")
+    rates = worker_rates(config.worker_concurrency)
+    ecs = LazyClient(lambda: clients.paced("rollout_ecs", "ecs", rates["ecs"]))
+    cloudformation = LazyClient(
+        lambda: clients.paced("rollout_cloudformation", "cloudformation", rates["cloudformation"])
+    )
+    queue = WorkQueue(clients.lazy("sqs"), config.work_queue_url)
+    return RolloutWorker(_deployer(ecs, cloudformation, None), queue.send)
+
+
+def _deployer(ecs: Any, cloudformation: Any, hand_off: Callable[[Sequence[str]], None] | None) -> DeployOnPush:
     from autodeploy.adapters.cloudformation import CloudFormationStacks
     from autodeploy.adapters.cloudwatch import CloudWatchReader
     from autodeploy.adapters.discovery import TargetDiscovery
@@ -44,11 +75,11 @@ def deploy_on_push() -> DeployOnPush:
     from autodeploy.deploy.gate import GateSettings
 
     config, clients = settings(), aws_clients()
-    stacks = CloudFormationStacks(clients.lazy("cloudformation"))
+    stacks = CloudFormationStacks(cloudformation)
     where = config.schedule_target
     return DeployOnPush(
         discovery=TargetDiscovery(clients.lazy("tagging"), stacks.service_arns),
-        services=EcsServices(clients.lazy("ecs")),
+        services=EcsServices(ecs),
         stacks=stacks,
         images=EcrImages(clients.lazy("ecr"), clients.ecr_in),
         ledger=Ledger(clients.lazy("dynamodb"), config.ledger_table),
@@ -60,6 +91,7 @@ def deploy_on_push() -> DeployOnPush:
             scan_timeout=timedelta(minutes=config.scan_timeout_minutes),
             approval_timeout=timedelta(hours=config.approval_timeout_hours),
         ),
+        hand_off=hand_off,
     )
 
 
@@ -136,6 +168,7 @@ def reset() -> None:
         reconcile,
         release_waiting,
         track_rollouts,
+        rollout_worker,
         deploy_on_push,
         settings,
         aws_clients,

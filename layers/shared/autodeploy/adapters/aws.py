@@ -19,6 +19,7 @@ from botocore.retries.standard import (
 )
 
 from autodeploy import __version__
+from autodeploy.adapters.pacing import pace
 from autodeploy.errors import PermanentError, RetryableError
 
 if TYPE_CHECKING:
@@ -30,6 +31,7 @@ if TYPE_CHECKING:
     from mypy_boto3_ecs import ECSClient
     from mypy_boto3_resourcegroupstaggingapi import ResourceGroupsTaggingAPIClient
     from mypy_boto3_sns import SNSClient
+    from mypy_boto3_sqs import SQSClient
 
 # Adaptive mode retries throttling and 5xx with jittered backoff and, once throttled, also paces
 # the client's own request rate (RegisterTaskDefinition sustains about 1 per second). What still
@@ -144,6 +146,11 @@ class AwsClients:
         return client
 
     @cached_property
+    def sqs(self) -> SQSClient:
+        client: SQSClient = self._client("sqs")
+        return client
+
+    @cached_property
     def application_autoscaling(self) -> ApplicationAutoScalingClient:
         client: ApplicationAutoScalingClient = self._client("application-autoscaling")
         return client
@@ -173,6 +180,14 @@ class AwsClients:
     @cached_property
     def iam(self) -> Any:  # only `autodeploy verify` reads IAM; no type stubs are pinned for it
         return self._client("iam")
+
+    def paced(self, name: str, service: str, rates: dict[str, float]) -> Any:
+        """A client of its own for ``service`` whose operations in ``rates`` are paced (adapters/pacing.py),
+        kept as ``name``: a process that runs other functions too (tests, `make bench`) keeps theirs unpaced."""
+        clients: dict[str, Any] = self.__dict__.setdefault("_paced", {})
+        if name not in clients:
+            clients[name] = pace(self._client(service), rates)
+        return clients[name]
 
     def lazy(self, name: str) -> Any:
         """A stand-in for the client ``name`` (an attribute of this class) that creates it on first use.

@@ -48,6 +48,7 @@ class DeployReport:
     recorded: list[Recorded] = field(default_factory=list)
     retryable: list[str] = field(default_factory=list)
     ignored: str | None = None  # why the push concerned no target at all (counted, not recorded)
+    handed_off: list[str] = field(default_factory=list)  # targets the rollout workers deploy (dispatch.py)
 
     def summary(self) -> dict[str, Any]:
         return {
@@ -58,11 +59,13 @@ class DeployReport:
             "digest": self.push.digest,
             "targets": [_summary_of(r) for r in self.recorded],
             "retrying": self.retryable,
+            **({"handed_off": len(self.handed_off)} if self.handed_off else {}),
         }
 
     def merge(self, other: DeployReport) -> None:
         self.recorded.extend(other.recorded)
         self.retryable.extend(other.retryable)
+        self.handed_off.extend(other.handed_off)
 
 
 def _summary_of(recorded: Recorded) -> dict[str, Any]:

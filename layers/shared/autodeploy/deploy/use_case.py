@@ -13,6 +13,10 @@ A push runs through named steps, each in its own module:
 A pending push is promoted (``promote_pending``) when the rollout in flight ends or when the event
 that opens its gate arrives; promotion asks the gates again.
 
+Between queue and prepare, dispatch (dispatch.py) keeps the free targets that fit one work message
+and hands the rest to the rollout workers (the work queue), which run prepare -> judge -> act for
+them (``deploy_handed_off``).
+
 One target's failure never stops the others (recorder.py turns each step's errors into that
 target's decision); transient failures are raised at the end so that Lambda retries the event,
 and the retry finds the finished targets already done.
@@ -20,7 +24,7 @@ and the retry finds the finished targets already done.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from functools import partial
 
@@ -33,6 +37,7 @@ from autodeploy.adapters.ledger import Ledger
 from autodeploy.adapters.scheduler import GateSchedules
 from autodeploy.deploy.accept import accept
 from autodeploy.deploy.act import Rollouts
+from autodeploy.deploy.dispatch import Dispatch
 from autodeploy.deploy.gate import GateInputs, GateSettings, ReleaseGates
 from autodeploy.deploy.judge import judge
 from autodeploy.deploy.outcome import Decision, DeployOptions, DeployReport
@@ -79,6 +84,7 @@ class DeployOnPush:
         schedules: GateSchedules | None = None,
         gate_settings: GateSettings | None = None,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+        hand_off: Callable[[Sequence[str]], None] | None = None,
     ) -> None:
         self._discovery = discovery
         self._services = services
@@ -91,6 +97,7 @@ class DeployOnPush:
         inputs = GateInputs(ledger, images, discovery, services, cloudwatch)
         self._gates = ReleaseGates(inputs, ledger, self._recorder, schedules, gate_settings or GateSettings(), clock)
         self._preparation = Preparation(services, stacks)
+        self._dispatch = Dispatch(hand_off)
         self._rollouts = Rollouts(
             services, stacks, ledger, discovery, self._queue, self._recorder, self.promote_pending, clock
         )
@@ -162,22 +169,50 @@ class DeployOnPush:
         passing = self._gates.passing(report, push, accepted, options)
         if passing:
             self._roll_out(report, push, passing, options)
+        self._publish(report)
+        return report
+
+    def deploy_handed_off(
+        self, push: ImagePush, targets: list[Target], keep_going: Callable[[], bool]
+    ) -> tuple[DeployReport, list[Target]]:
+        """A rollout worker's part of a push (queue ran where it arrived): prepare -> judge -> act.
+
+        ``keep_going`` is asked before each target is acted on; the targets not acted on once it
+        says no are returned, untouched, for another invocation.
+        """
+        report = DeployReport(push)
+        left = self._roll_out(report, push, targets, DeployOptions(), keep_going, handed_off=True)
+        self._publish(report)
+        return report, left
+
+    def _publish(self, report: DeployReport) -> None:
         self._notifier.publish(
             [_notification(r.record) for r in report.recorded if r.first_time and _is_news(r.record)]
         )
-        return report
 
-    def _roll_out(self, report: DeployReport, push: ImagePush, targets: list[Target], options: DeployOptions) -> None:
+    def _roll_out(
+        self,
+        report: DeployReport,
+        push: ImagePush,
+        targets: list[Target],
+        options: DeployOptions,
+        keep_going: Callable[[], bool] = lambda: True,
+        handed_off: bool = False,
+    ) -> list[Target]:
         registry = self._registry_for(push.envelope.account, push.envelope.region)
-        if not (options.promoted or options.resuming):
+        if not (options.promoted or options.resuming or handed_off):
             targets = self._queue.free_targets(report, push, registry, targets, options)
+            targets = self._dispatch.hand_off(report, push, targets, options)
         plans = self._prepare(report, push, registry, targets, options)
         facts = self._image_facts(report, push, plans, options) if plans else None
         if facts is None:
-            return
-        for plan in plans:
+            return []
+        for done, plan in enumerate(plans):
+            if not keep_going():
+                return [p.target for p in plans[done:]]
             act = partial(self._judge_and_act, report, push, registry, plan, facts, options)
             self._recorder.guard(report, push, plan.target, options, act)
+        return []
 
     def _prepare(
         self, report: DeployReport, push: ImagePush, registry: str, targets: list[Target], options: DeployOptions
