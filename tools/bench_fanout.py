@@ -48,6 +48,7 @@ from functools import partial
 from pathlib import Path
 from typing import Any
 
+from tools.benchmarks_file import replace_section
 from tools.template import ROOT, load_template
 
 BENCHMARKS = ROOT / "BENCHMARKS.md"
@@ -768,14 +769,7 @@ def section(outcomes: list[Outcome], measured_at: str) -> str:
 def update_benchmarks(outcomes: list[Outcome], path: Path = BENCHMARKS) -> None:
     outcomes = sorted(outcomes, key=lambda o: (o.kind != "service", o.targets))
     new = section(outcomes, datetime.now(UTC).strftime("%Y-%m-%d"))
-    text = path.read_text() if path.exists() else "# Benchmarks\n"
-    start = text.find(SECTION)
-    if start < 0:
-        text = text.rstrip("\n") + "\n\n" + new
-    else:
-        end = text.find("\n## ", start + len(SECTION))
-        text = text[:start] + new + (text[end:] if end >= 0 else "")
-    path.write_text(text)
+    replace_section(path, SECTION, new)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -7,6 +7,7 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
+from tools.benchmarks_file import replace_section
 from tools.scaling_plant import (
     HPA_STABILIZATION_MINUTES,
     HPA_TOLERANCE,
@@ -166,14 +167,7 @@ def update_benchmarks(path: Path = BENCHMARKS) -> list[Outcome]:
     """Rewrite this section of BENCHMARKS.md in place (or append it), leaving the other sections alone."""
     outcomes = simulate_all()
     new = section(outcomes, check_targets(outcomes))
-    text = path.read_text() if path.exists() else "# Benchmarks\n"
-    start = text.find(SECTION)
-    if start < 0:
-        text = text.rstrip("\n") + "\n\n" + new
-    else:
-        end = text.find("\n## ", start + len(SECTION))
-        text = text[:start] + new + (text[end:] if end >= 0 else "")
-    path.write_text(text)
+    replace_section(path, SECTION, new)
     return outcomes
 
 

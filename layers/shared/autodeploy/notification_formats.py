@@ -16,7 +16,8 @@ import json
 import re
 from typing import Any
 
-from autodeploy.rollout_news import NextStep, RolloutNews, target_label
+from autodeploy.registration import display_name as target_label
+from autodeploy.rollout_news import NextStep, RolloutNews
 
 # SNS Publish, Subject: "UTF-8 text with no line breaks or control characters, and less than 100
 # characters long" (botocore's sns service-2.json). ASCII, so the subject reads the same in any mail client.

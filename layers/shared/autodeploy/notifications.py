@@ -17,7 +17,8 @@ from typing import Any, Protocol
 
 from autodeploy.notification_formats import chat_notification, email_text, subject_line
 from autodeploy.records import DeploymentRecord, Status
-from autodeploy.rollout_news import RolloutNews, target_label
+from autodeploy.registration import display_name as target_label
+from autodeploy.rollout_news import RolloutNews
 
 
 @dataclass(frozen=True, slots=True)

@@ -226,6 +226,17 @@ def kind_of(arn: str) -> TargetKind | None:
     return None
 
 
+def display_name(arn: str) -> str:
+    """What people and the CLI call a target: cluster/service for a service, its name for a stack, else the ARN."""
+    kind = kind_of(arn)
+    parts = resource_path(arn).split("/") if kind else []
+    if kind is TargetKind.SERVICE:
+        return f"{parts[1]}/{parts[2]}"
+    if kind is TargetKind.STACK:
+        return parts[1]
+    return arn
+
+
 def parse_target(arn: str, tags: Mapping[str, str]) -> Target:
     """Validate one resource's ``autodeploy:*`` tags; every problem is named in one message."""
     kind = kind_of(arn)

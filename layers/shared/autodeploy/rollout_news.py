@@ -16,7 +16,7 @@ from typing import Any
 
 from autodeploy.gates.verdict import GateVerdict
 from autodeploy.records import DeploymentRecord
-from autodeploy.registration import TargetKind, kind_of, resource_path
+from autodeploy.registration import display_name as target_label
 
 
 @dataclass(frozen=True, slots=True)
@@ -162,14 +162,3 @@ def waiting_at(verdict: GateVerdict) -> dict[str, Any]:
     if verdict.reopens_at is not None:
         details["looks_again_at"] = f"{verdict.reopens_at:%Y-%m-%dT%H:%M:%SZ}"
     return {"details": details, "next_steps": GATE_STEPS.get(verdict.gate.value, ())}
-
-
-def target_label(arn: str) -> str:
-    """What people and the CLI call a target: cluster/service for a service, its name for a stack."""
-    kind = kind_of(arn)
-    parts = resource_path(arn).split("/") if kind else []
-    if kind is TargetKind.SERVICE:
-        return f"{parts[1]}/{parts[2]}"
-    if kind is TargetKind.STACK:
-        return parts[1]
-    return arn

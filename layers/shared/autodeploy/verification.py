@@ -24,7 +24,7 @@ from autodeploy.deploy.prepare import UPDATABLE_STACK_STATES
 from autodeploy.deployment_history import NO_CIRCUIT_BREAKER
 from autodeploy.errors import AutodeployError, InvalidImageReference, MisconfiguredTarget
 from autodeploy.image_reference import ImageReference
-from autodeploy.registration import Target, TargetKind, kind_of, resource_path
+from autodeploy.registration import Target, TargetKind, display_name
 from autodeploy.task_definition import container_images, select_containers
 
 ECS_TASKS = "ecs-tasks.amazonaws.com"
@@ -226,14 +226,3 @@ class VerifyTargets:
                 )
             else:
                 checks.add(f"alarm {name}", Outcome.OK, f"{alarm.get('Namespace')} {alarm.get('MetricName')}")
-
-
-def display_name(arn: str) -> str:
-    """What the CLI takes: cluster/service for a service, the name of a stack, else the ARN."""
-    kind = kind_of(arn)
-    parts = resource_path(arn).split("/") if kind else []
-    if kind is TargetKind.SERVICE:
-        return f"{parts[1]}/{parts[2]}"
-    if kind is TargetKind.STACK:
-        return parts[1]
-    return arn
