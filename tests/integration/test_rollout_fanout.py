@@ -14,7 +14,7 @@ import pytest
 
 from autodeploy.deploy import dispatch
 from autodeploy.deploy.work import RESERVE_MS
-from tests.support import call_recorder
+from tests.support import call_recorder, faults
 from tests.support.events import ecr_push, rollout_work
 from tools import world
 from tools.lambda_context import FakeLambdaContext
@@ -124,6 +124,33 @@ def test_a_large_push_is_handed_off_and_each_target_deployed_once_however_often_
     assert {revisions(aws, s) for s in fleet} == {2}
     assert {len(aws.ledger(s)) for s in fleet} == {1}
     assert receive(aws) == []
+
+
+def test_work_sqs_refuses_for_good_fails_those_targets_visibly_and_the_rest_still_deploy(aws, invoke_deploy):
+    """SendMessageBatch can refuse entries as the sender's fault (botocore's sqs model,
+    BatchResultErrorEntry: Id, SenderFault, Code, Message): those targets are recorded FAILED with
+    SQS's reason and notified; the push is not dropped, and the targets kept here roll out."""
+    fleet = services(aws, 15)
+    digest = world.push_image(aws.ecr, REPOSITORY, "1.1.0")
+
+    def refuse(parsed: dict[str, Any]) -> None:
+        ids = [entry["Id"] for entry in parsed.pop("Successful", [])]
+        parsed["Failed"] = [
+            {"Id": i, "SenderFault": True, "Code": "InvalidParameterValue", "Message": "refused"} for i in ids
+        ]
+
+    from autodeploy import wiring
+
+    with faults.amended(wiring.aws_clients().sqs, "SendMessageBatch", refuse):  # DeployFunction's own client
+        pushed = invoke_deploy(ecr_push("1.1.0", digest, repository=REPOSITORY))
+
+    statuses = {t["target"]: t["status"] for t in pushed["targets"]}
+    assert sorted(statuses.values()) == ["FAILED"] * 5 + ["IN_PROGRESS"] * 10
+    assert set(statuses) == set(fleet) and "handed_off" not in pushed
+    failed = [t for t in pushed["targets"] if t["status"] == "FAILED"]
+    assert all("SQS refused work messages" in t["reason"] for t in failed)
+    assert [r["status"] for t in failed for r in aws.ledger(t["target"])] == ["FAILED"] * 5
+    assert sorted(n["status"] for n in aws.notifications()).count("FAILED") == 5
 
 
 def test_a_push_that_fits_one_work_message_is_deployed_where_it_arrived(aws, invoke_deploy):

@@ -21,9 +21,11 @@ import json
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC
+from functools import partial
 from typing import Any
 
 from autodeploy.deploy.outcome import DeployOptions, DeployReport
+from autodeploy.deploy.recorder import Recorder
 from autodeploy.errors import InvalidEvent, MisconfiguredTarget
 from autodeploy.events import ECR_DETAIL_TYPE, ECR_SOURCE, ImagePush
 from autodeploy.registration import (
@@ -166,17 +168,29 @@ def push_event(push: ImagePush) -> dict[str, Any]:
 class Dispatch:
     """Step 3b, dispatch: after queue, hand the free targets off when they are too many for here."""
 
-    def __init__(self, send: Callable[[Sequence[str]], None] | None) -> None:
+    def __init__(self, send: Callable[[Sequence[str]], None] | None, recorder: Recorder) -> None:
         self._send = send  # WorkQueue.send, or None where no work queue is configured
+        self._recorder = recorder
 
     def hand_off(
         self, report: DeployReport, push: ImagePush, targets: list[Target], options: DeployOptions
     ) -> list[Target]:
         """The targets this invocation deploys; the others are handed to the work queue (the workers
-        record their outcomes)."""
+        record their outcomes).
+
+        A hand-off that fails is those targets' decision, never the push's: SQS throttling or an
+        outage retries the push (the targets deployed here are no-ops then), a refusal for good is
+        recorded FAILED for each target handed, with SQS's reason, and the targets kept here go on.
+        """
         if self._send is None or not hands_off(targets, options):
             return targets
         here, there = targets[:IN_PROCESS_LIMIT], targets[IN_PROCESS_LIMIT:]
-        self._send([w.to_message() for w in work_messages(push, there)])
-        report.handed_off.extend(t.arn for t in there)
+        bodies = [w.to_message() for w in work_messages(push, there)]
+        if self._recorder.for_all(report, push, there, options, partial(self._sent, bodies)):
+            report.handed_off.extend(t.arn for t in there)
         return here
+
+    def _sent(self, bodies: list[str]) -> bool:
+        assert self._send is not None
+        self._send(bodies)
+        return True

@@ -97,7 +97,7 @@ class DeployOnPush:
         inputs = GateInputs(ledger, images, discovery, services, cloudwatch)
         self._gates = ReleaseGates(inputs, ledger, self._recorder, schedules, gate_settings or GateSettings(), clock)
         self._preparation = Preparation(services, stacks)
-        self._dispatch = Dispatch(hand_off)
+        self._dispatch = Dispatch(hand_off, self._recorder)
         self._rollouts = Rollouts(
             services, stacks, ledger, discovery, self._queue, self._recorder, self.promote_pending, clock
         )
