@@ -94,11 +94,30 @@ def test_every_function_is_python313_on_arm64_with_the_layer():
     template = load_template()
     globals_ = template["Globals"]["Function"]
     assert (globals_["Runtime"], globals_["Architectures"]) == ("python3.13", ["arm64"])
-    functions = [r for r in template["Resources"].values() if r["Type"] == "AWS::Serverless::Function"]
-    assert len(functions) == 5
-    for function in functions:
+    functions = {k: r for k, r in template["Resources"].items() if r["Type"] == "AWS::Serverless::Function"}
+    assert set(functions) == {
+        "DeployFunction",
+        "RolloutWorkerFunction",
+        "TrackFunction",
+        "ReconcileFunction",
+        "ReviewFunction",
+        "ReleaseFunction",
+    }
+    for function in functions.values():
         assert function["Metadata"]["BuildMethod"] == "makefile"
         assert Path(ROOT / function["Properties"]["CodeUri"] / "Makefile").is_file()
+
+
+@pytest.mark.parametrize(
+    ("alarm", "function"),
+    [("ReleaseErrorsAlarm", "ReleaseFunction"), ("RolloutWorkerErrorsAlarm", "RolloutWorkerFunction")],
+)
+def test_the_release_and_worker_functions_have_errors_alarms_like_the_deployers(alarm, function):
+    resources = load_template()["Resources"]
+    mine, deploy = resources[alarm]["Properties"], resources["DeployErrorsAlarm"]["Properties"]
+    assert mine["Dimensions"] == [{"Name": "FunctionName", "Value": {"Ref": function}}]
+    same = ("Namespace", "MetricName", "Statistic", "Threshold", "ComparisonOperator", "AlarmActions")
+    assert {k: mine[k] for k in same} == {k: deploy[k] for k in same}
 
 
 def test_review_function_errors_alarm_next_to_the_deployers():
