@@ -295,13 +295,20 @@ def bench_burst(
     rng = random.Random(2026)  # noqa: S311  # a fixed shuffle, not a secret
     deliveries = events + rng.sample(events, 40)  # out of order, some twice
     rng.shuffle(deliveries)
-    client = wiring.aws_clients().ecs
+    from autodeploy.deploy.dispatch import worker_rates
+
+    # ECS throttles the account, not a client: the push's ECS client and the rollout worker's own
+    # paced one (created here under the name the worker uses) share the buckets and moto's bridge.
+    rates = worker_rates(wiring.settings().worker_concurrency)["ecs"]
+    clients = [wiring.aws_clients().ecs, wiring.aws_clients().paced("rollout_ecs", "ecs", rates)]
+    moto_gaps.aws_like_deployments(clients[1])
     buckets = {
         "RegisterTaskDefinition": TokenBucket(burst=10, rate=1.0),
         "UpdateService": TokenBucket(burst=10, rate=1.0),
     }
-    for operation, bucket in buckets.items():
-        client.meta.events.register(f"before-send.ecs.{operation}", bucket)  # type: ignore[arg-type]
+    for client in clients:
+        for operation, bucket in buckets.items():
+            client.meta.events.register(f"before-send.ecs.{operation}", bucket)
     stats: Counter[str] = Counter()
     began = time.monotonic()
     with counter.counting() as calls:
@@ -320,8 +327,9 @@ def bench_burst(
                 track(completed, FakeLambdaContext(function_name="TrackFunction"))
         total_calls = sum(calls.values())
     wall = time.monotonic() - began
-    for operation, bucket in buckets.items():
-        client.meta.events.unregister(f"before-send.ecs.{operation}", bucket)  # type: ignore[arg-type]
+    for client in clients:
+        for operation, bucket in buckets.items():
+            client.meta.events.unregister(f"before-send.ecs.{operation}", bucket)
     last = f"{world.REGISTRY}/burst@{events[-1]['detail']['image-digest']}"
     on_last = 0
     records = 0
