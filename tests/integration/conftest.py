@@ -170,3 +170,18 @@ def invoke_reconcile() -> Any:
 
     invoke = _invoker("reconcile_function", "ReconcileFunction")
     return lambda: invoke(load_event("reconcile-schedule.json"))
+
+
+@pytest.fixture
+def web_service(aws: Aws, request: pytest.FixtureRequest) -> str:
+    """prod/web (repository web, semver tags), with the deployment circuit breaker unless a test asks
+    for it off (indirect False). Modules whose service differs define their own."""
+    world.push_image(aws.ecr, "web", "1.4.0")
+    return world.create_service(
+        aws.ecs,
+        "prod",
+        "web",
+        f"{world.REGISTRY}/web:1.4.0",
+        {"autodeploy:repository": "web", "autodeploy:tags": "semver"},
+        circuit_breaker=getattr(request, "param", True),
+    )

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from autodeploy import cli
-from tools.world import ACCOUNT, REGISTRY, create_service, push_image, scalable_service
+from tools.world import ACCOUNT, REGISTRY, create_service, scalable_service
 
 ECS_TASKS_TRUST = {
     "Version": "2012-10-17",
@@ -20,20 +20,6 @@ EC2_TRUST = {
     "Version": "2012-10-17",
     "Statement": [{"Effect": "Allow", "Principal": {"Service": "ec2.amazonaws.com"}, "Action": "sts:AssumeRole"}],
 }
-
-
-@pytest.fixture
-def web_service(aws, request):
-    """The web service, with the deployment circuit breaker unless a test asks for it off (indirect False)."""
-    push_image(aws.ecr, "web", "1.4.0")
-    return create_service(
-        aws.ecs,
-        "prod",
-        "web",
-        f"{REGISTRY}/web:1.4.0",
-        {"autodeploy:repository": "web", "autodeploy:tags": "semver"},
-        circuit_breaker=getattr(request, "param", True),
-    )
 
 
 @pytest.fixture

@@ -13,20 +13,6 @@ from tools.world import REGISTRY, create_service, primary_deployment, push_image
 
 
 @pytest.fixture
-def web_service(aws, request):
-    """The web service, with the deployment circuit breaker unless a test asks for it off (indirect False)."""
-    push_image(aws.ecr, "web", "1.4.0")
-    return create_service(
-        aws.ecs,
-        "prod",
-        "web",
-        f"{REGISTRY}/web:1.4.0",
-        {"autodeploy:repository": "web", "autodeploy:tags": "semver"},
-        circuit_breaker=getattr(request, "param", True),
-    )
-
-
-@pytest.fixture
 def release_of(aws, invoke_deploy, invoke_track, web_service):
     """Push a version and let its rollout end as given (None: leave it in flight)."""
 

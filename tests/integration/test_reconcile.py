@@ -17,20 +17,6 @@ from tools.world import REGISTRY, create_service, create_stack, primary_deployme
 WEB = {"autodeploy:repository": "web"}
 
 
-@pytest.fixture
-def web_service(aws, request):
-    """The web service, with the deployment circuit breaker unless a test asks for it off (indirect False)."""
-    push_image(aws.ecr, "web", "1.4.0")
-    return create_service(
-        aws.ecs,
-        "prod",
-        "web",
-        f"{REGISTRY}/web:1.4.0",
-        WEB | {"autodeploy:tags": "semver"},
-        circuit_breaker=getattr(request, "param", True),
-    )
-
-
 def later(minutes: int):
     return lambda: datetime.now(UTC) + timedelta(minutes=minutes)
 

@@ -23,18 +23,9 @@ from autodeploy import wiring
 from autodeploy.deployment_history import NO_CIRCUIT_BREAKER
 from tests.support.events import ecr_push, ecs_deployment
 from tests.support.faults import amended, failing
-from tools.world import REGISTRY, create_service, primary_deployment, push_image
+from tools.world import REGISTRY, primary_deployment, push_image
 
 WEB = {"autodeploy:repository": "web", "autodeploy:tags": "semver"}
-
-
-@pytest.fixture
-def web_service(aws, request):
-    """The web service, with the deployment circuit breaker unless a test asks for it off (indirect False)."""
-    push_image(aws.ecr, "web", "1.4.0")
-    return create_service(
-        aws.ecs, "prod", "web", f"{REGISTRY}/web:1.4.0", WEB, circuit_breaker=getattr(request, "param", True)
-    )
 
 
 def later(minutes: int):
